@@ -1,0 +1,270 @@
+"""``BulkIndexer``: batches events into ``_bulk`` requests and accounts for every item.
+
+- Flushes on event count, bytes or time, whichever comes first; at most ``concurrency``
+  requests in flight, so ``write_batch`` waits when Elasticsearch is slow (backpressure).
+- Reads every item of every response: 2xx indexed, 409 on ``create`` already present,
+  429/5xx retried (only those items) with backoff, anything else dead-lettered with
+  Elasticsearch's reason. A request that gets no answer is retried until it gets one; 413
+  splits the request in two.
+- 401/403 stop the run (``EsAuthError``): no retry can fix credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from logwharf.events import Event
+
+from .config import EsConfig, redact_url
+from .deadletter import DeadLetterFile
+from .encoder import BulkEncoder
+from .retry import Backoff, is_retryable_status, parse_retry_after
+from .transport import EsAuthError, EsTransport, EsUnavailable, Response
+
+__all__ = ["BulkIndexer", "IndexerStats"]
+
+log = logging.getLogger("logwharf.elk")
+
+
+@dataclass
+class IndexerStats:
+    accepted: int = 0  # events handed to the indexer
+    indexed: int = 0
+    duplicates: int = 0
+    retried: int = 0  # item retries (one event retried twice counts twice)
+    dead_lettered: int = 0
+    requests: int = 0
+    request_retries: int = 0
+    bytes_sent: int = 0
+    bulk_seconds: float = 0.0
+
+    @property
+    def settled(self) -> int:
+        return self.indexed + self.duplicates + self.dead_lettered
+
+
+class BulkIndexer:
+    def __init__(
+        self,
+        config: EsConfig,
+        transport: EsTransport | None = None,
+        dead_letters: DeadLetterFile | None = None,
+    ) -> None:
+        self.config = config
+        self.transport = transport or EsTransport(config)
+        self.dead_letters = dead_letters or DeadLetterFile(config.dead_letter_path)
+        self.encoder = BulkEncoder(config.index)
+        self.stats = IndexerStats()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._pending_since = 0.0
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._failure: BaseException | None = None
+        self._timer: asyncio.Task[None] | None = None
+
+    async def start(self) -> dict[str, Any]:
+        """Waits until Elasticsearch answers, and returns its ``GET /`` banner."""
+        backoff = Backoff(first=0.5, cap=10.0)
+        while True:
+            try:
+                info = await self.transport.info()
+            except EsUnavailable as error:
+                delay = backoff.next_delay()
+                log.warning("cannot reach Elasticsearch (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._timer = asyncio.create_task(self._flush_on_time())
+            return info
+
+    async def write_batch(self, events: list[Event]) -> None:
+        self._raise_failure()
+        encoded = self.encoder.encode(events)
+        self.stats.accepted += len(events)
+        for event, reason in encoded.rejected:
+            self._dead_letter_event(event, None, reason)
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.extend(encoded.entries)
+        self._pending_bytes += sum(map(len, encoded.entries))
+        limit_events, limit_bytes = self.config.batch_events, self.config.batch_bytes
+        while len(self._pending) >= limit_events or self._pending_bytes >= limit_bytes:
+            await self._dispatch(self._take(limit_events, limit_bytes))
+
+    async def flush(self) -> None:
+        while self._pending:
+            await self._dispatch(self._take(self.config.batch_events, self.config.batch_bytes))
+
+    async def close(self) -> None:
+        """Sends what is pending and waits for every request to settle."""
+        try:
+            await self.flush()
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks))
+            self._raise_failure()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.dead_letters.close()
+            await self.transport.close()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _take(self, limit_events: int, limit_bytes: int) -> list[bytes]:
+        count, size = 0, 0
+        for entry in self._pending:
+            if count >= limit_events or (count and size + len(entry) > limit_bytes):
+                break
+            count += 1
+            size += len(entry)
+        taken = self._pending[:count]
+        del self._pending[:count]
+        self._pending_bytes -= size
+        self._pending_since = time.monotonic()
+        return taken
+
+    async def _dispatch(self, entries: list[bytes]) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._send(entries))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush_on_time(self) -> None:
+        interval = self.config.flush_seconds
+        while True:
+            await asyncio.sleep(interval / 4)
+            if self._pending and time.monotonic() - self._pending_since >= interval:
+                await self.flush()
+
+    async def _send(self, entries: list[bytes]) -> None:
+        try:
+            await self._deliver(entries)
+        except EsAuthError as error:
+            self._failure = error
+        except BaseException as error:
+            self._failure = error
+            raise
+        finally:
+            self._slots.release()
+
+    async def _deliver(self, entries: list[bytes]) -> None:
+        """Sends until every entry is indexed, present, or dead-lettered."""
+        item_backoff = Backoff()
+        request_backoff = Backoff(first=0.5, cap=30.0)
+        item_attempts = 0
+        while entries:
+            started = time.perf_counter()
+            body = b"".join(entries)
+            try:
+                response = await self.transport.bulk(body)
+            except EsUnavailable as error:
+                self.stats.request_retries += 1
+                delay = request_backoff.next_delay()
+                log.warning(
+                    "Elasticsearch did not answer (%s); %d events wait, retrying in %.1f s",
+                    error,
+                    len(entries),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            self.stats.requests += 1
+            self.stats.bytes_sent += len(body)
+            self.stats.bulk_seconds += time.perf_counter() - started
+            request_backoff.reset()
+            status = response.status
+            if status == 200:
+                entries = self._settle_items(entries, response)
+                if entries:
+                    item_attempts += 1
+                    if item_attempts > self.config.max_item_retries:
+                        for entry in entries:
+                            self._dead_letter_entry(
+                                entry,
+                                429,
+                                f"still refused after {item_attempts} attempts (429/5xx)",
+                            )
+                        return
+                    self.stats.retried += len(entries)
+                    await asyncio.sleep(item_backoff.next_delay())
+            elif status == 413 and len(entries) > 1:
+                half = len(entries) // 2
+                await self._deliver(entries[:half])
+                entries = entries[half:]
+            elif is_retryable_status(status):
+                self.stats.request_retries += 1
+                delay = request_backoff.next_delay(parse_retry_after(response.retry_after))
+                log.warning(
+                    "Elasticsearch answered %d (%s); retrying %d events in %.1f s",
+                    status,
+                    response.reason(),
+                    len(entries),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                reason = f"request refused: {response.reason()}"
+                for entry in entries:
+                    self._dead_letter_entry(entry, status, reason)
+                return
+
+    def _settle_items(self, entries: list[bytes], response: Response) -> list[bytes]:
+        """Counts the items of a 200 response; returns the entries to send again."""
+        body = response.body
+        if b'"errors":false' in body[:200] and body.count(b'"status":201') == len(entries):
+            self.stats.indexed += len(entries)
+            return []
+        items = orjson.loads(body).get("items") or []
+        if len(items) != len(entries):
+            raise RuntimeError(f"bulk response has {len(items)} items for {len(entries)} sent")
+        again = []
+        stats = self.stats
+        for entry, item in zip(entries, items, strict=True):
+            result = next(iter(item.values()))
+            status = result.get("status", 0)
+            if 200 <= status < 300:
+                stats.indexed += 1
+            elif status == 409:
+                stats.duplicates += 1
+            elif is_retryable_status(status):
+                again.append(entry)
+            else:
+                self._dead_letter_entry(entry, status, _item_reason(result.get("error")))
+        return again
+
+    def _dead_letter_entry(self, entry: bytes, status: int | None, reason: str) -> None:
+        action_line, _, source_line = entry.partition(b"\n")
+        action = next(iter(orjson.loads(action_line).values()))
+        self.stats.dead_lettered += 1
+        self.dead_letters.write(
+            orjson.loads(source_line), status, reason, action.get("_index"), action.get("_id")
+        )
+
+    def _dead_letter_event(self, event: Event, status: int | None, reason: str) -> None:
+        self.stats.dead_lettered += 1
+        self.dead_letters.write(event, status, reason)
+
+    def describe(self) -> str:
+        return ", ".join(redact_url(host) for host in self.transport.hosts)
+
+
+def _item_reason(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    reason = f"{error.get('type')}: {error.get('reason')}"
+    caused = error.get("caused_by")
+    if isinstance(caused, dict):
+        reason += f" (caused by {caused.get('type')}: {caused.get('reason')})"
+    return reason

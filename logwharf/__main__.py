@@ -1,0 +1,5 @@
+import sys
+
+from logwharf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,268 @@
+"""``logwharf`` command line. Every option can also come from the environment variable
+named in its help; credentials come only from the environment, never from flags, so that
+they do not show in ``ps`` or shell history.
+
+Exit codes: 0 every event indexed, deliberately dropped or already present; 1 something was
+dead-lettered, not delivered, or a file could not be read; 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from logwharf import __version__
+from logwharf.elk.config import EsConfig
+from logwharf.shipper.inputs import expand_inputs
+
+from .replay import ReplayOptions, replay
+from .summary import print_summary
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_TROUBLE, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("logwharf")
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(name, default)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logwharf",
+        description="Ship Docker container logs and log files into Elasticsearch.",
+    )
+    parser.add_argument("--version", action="version", version=f"logwharf {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=_env("LOGWHARF_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="logwharf's own messages on stderr (env LOGWHARF_LOG_LEVEL)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rp = commands.add_parser(
+        "replay",
+        help="replay log files (Docker json-file, NDJSON, text, .gz)",
+        description="Replay log files through the default processor into Elasticsearch, "
+        "or as NDJSON to stdout when no --es is given.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Credentials come from the environment only: LOGWHARF_ES_USERNAME and "
+        "LOGWHARF_ES_PASSWORD, or LOGWHARF_ES_API_KEY.\n\n"
+        "exit codes: 0 all indexed, dropped on purpose or already present; 1 something was "
+        "dead-lettered,\n  not delivered, or a file could not be read; 2 usage or "
+        "configuration error",
+    )
+    rp.add_argument("paths", nargs="*", metavar="PATH", help="files, directories or glob patterns")
+    rp.add_argument(
+        "--sample", action="store_true", help="replay the sample Docker log bundled with logwharf"
+    )
+    rp.add_argument(
+        "--es",
+        default=_env("LOGWHARF_ES_URL"),
+        metavar="URL",
+        help="Elasticsearch URL(s), comma-separated for failover "
+        "(env LOGWHARF_ES_URL); without it, events go to stdout",
+    )
+    rp.add_argument(
+        "--index",
+        default=_env("LOGWHARF_INDEX"),
+        metavar="NAME",
+        help="index to write to (env LOGWHARF_INDEX; default: daily "
+        "logs-docker-YYYY.MM.DD by each event's @timestamp)",
+    )
+    rp.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=_env("LOGWHARF_OUTPUT"),
+        metavar="FILE",
+        help="without --es: write NDJSON here, not to stdout (env LOGWHARF_OUTPUT)",
+    )
+    rp.add_argument(
+        "--dead-letter-file",
+        type=Path,
+        metavar="FILE",
+        default=Path(_env("LOGWHARF_DEAD_LETTER_FILE", "logwharf-dead-letters.ndjson")),
+        help="where refused events go, with the reason (env "
+        "LOGWHARF_DEAD_LETTER_FILE; default %(default)s)",
+    )
+    rp.add_argument(
+        "--es-ca-file",
+        type=Path,
+        default=_env("LOGWHARF_ES_CA_FILE"),
+        metavar="FILE",
+        help="CA certificate(s) to trust (env LOGWHARF_ES_CA_FILE)",
+    )
+    rp.add_argument(
+        "--es-insecure",
+        action="store_true",
+        default=_flag("LOGWHARF_ES_INSECURE"),
+        help="do not verify the TLS certificate (env LOGWHARF_ES_INSECURE)",
+    )
+    rp.add_argument(
+        "--gzip",
+        action="store_true",
+        default=_flag("LOGWHARF_ES_GZIP"),
+        help="gzip bulk requests (env LOGWHARF_ES_GZIP)",
+    )
+    rp.add_argument(
+        "--batch-events",
+        type=_positive_int,
+        default=_env("LOGWHARF_BATCH_EVENTS", "2000"),
+        metavar="N",
+        help="events per bulk request at most (env LOGWHARF_BATCH_EVENTS; default %(default)s)",
+    )
+    rp.add_argument(
+        "--batch-bytes",
+        type=_positive_int,
+        default=_env("LOGWHARF_BATCH_BYTES", str(5 * 1024 * 1024)),
+        metavar="N",
+        help="bytes per bulk request at most (env LOGWHARF_BATCH_BYTES; default %(default)s)",
+    )
+    rp.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=_env("LOGWHARF_CONCURRENCY", "2"),
+        metavar="N",
+        help="bulk requests in flight at most (env LOGWHARF_CONCURRENCY; default %(default)s)",
+    )
+    rp.add_argument(
+        "--max-event-bytes",
+        type=_positive_int,
+        default=_env("LOGWHARF_MAX_EVENT_BYTES", str(1024 * 1024)),
+        metavar="N",
+        help="longer lines are cut and tagged 'truncated' (env "
+        "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
+    )
+    rp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    return parser
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("logwharf") / "samples" / "sample-json.log"))
+
+
+def _usage_error(message: str) -> int:
+    sys.stderr.write(f"logwharf: error: {message}\n")
+    return EXIT_USAGE
+
+
+def _es_config(args: argparse.Namespace) -> EsConfig:
+    password = _env("LOGWHARF_ES_PASSWORD")
+    api_key = _env("LOGWHARF_ES_API_KEY")
+    return EsConfig(
+        urls=[url.strip() for url in args.es.split(",") if url.strip()],
+        index=args.index,
+        username=_env("LOGWHARF_ES_USERNAME"),
+        password=password,
+        api_key=api_key,
+        ca_file=args.es_ca_file,
+        verify_tls=not args.es_insecure,
+        gzip=args.gzip,
+        batch_events=args.batch_events,
+        batch_bytes=args.batch_bytes,
+        concurrency=args.concurrency,
+        dead_letter_path=args.dead_letter_file,
+    )
+
+
+def _explain(error: ValidationError, flags: dict[str, str]) -> str:
+    problems = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{flags.get(field, field)}: {message}")
+    return "; ".join(problems)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    paths = list(args.paths)
+    if args.sample:
+        paths.append(str(sample_path()))
+    if not paths:
+        return _usage_error("replay needs at least one PATH (or --sample for the bundled one)")
+    if args.es and args.output:
+        return _usage_error("--output is for NDJSON without --es; give one or the other")
+    es = None
+    if args.es:
+        if args.es_ca_file is not None and not args.es_ca_file.is_file():
+            return _usage_error(f"--es-ca-file {args.es_ca_file}: no such file")
+        try:
+            es = _es_config(args)
+        except ValidationError as error:
+            return _usage_error(
+                _explain(
+                    error,
+                    {
+                        "urls": "--es",
+                        "index": "--index",
+                        "batch_events": "--batch-events",
+                        "batch_bytes": "--batch-bytes",
+                        "concurrency": "--concurrency",
+                    },
+                )
+            )
+        if args.es_insecure:
+            log.warning("TLS certificates are not verified (--es-insecure)")
+    inputs = expand_inputs(paths)
+    for problem in inputs.problems:
+        log.error("%s", problem)
+    if not inputs.files:
+        return _usage_error("nothing to replay: no readable log file among the paths given")
+    options = ReplayOptions(
+        files=inputs.files,
+        es=es,
+        output=args.output,
+        progress=sys.stderr.isatty() and not args.no_progress,
+        max_event_bytes=args.max_event_bytes,
+    )
+    report = asyncio.run(replay(options))
+    print_summary(report, sys.stderr)
+    return EXIT_TROUBLE if inputs.problems else report.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="logwharf: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "replay":
+        try:
+            return run_replay(args)
+        except KeyboardInterrupt:
+            sys.stderr.write("logwharf: interrupted\n")
+            return EXIT_TROUBLE
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

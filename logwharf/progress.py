@@ -1,0 +1,47 @@
+"""A progress bar on a terminal (files, bytes, events/s); the caller decides when to show it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    def __init__(self, files: list[Path], raw_bytes: list[int]) -> None:
+        total = 0
+        for path in files:
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        self.files = len(files)
+        self.raw_bytes = raw_bytes  # updated by the reader as it goes
+        self.started = time.monotonic()
+        self.shown = 0
+        self.bar = tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc="replay",
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def update(self, files_done: int, events: int) -> None:
+        now_bytes = self.raw_bytes[0]
+        if now_bytes - self.shown < 1 << 20 and files_done < self.files:
+            return  # redrawing for every batch would cost more than it tells
+        self.bar.update(now_bytes - self.shown)
+        self.shown = now_bytes
+        rate = events / max(time.monotonic() - self.started, 1e-6)
+        self.bar.set_postfix_str(
+            f"files {files_done}/{self.files}, {rate:,.0f} events/s", refresh=False
+        )
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,198 @@
+"""The replay runtime: files -> default processor -> Elasticsearch or NDJSON.
+
+Reading, processing and encoding run in this task; bulk requests run as their own tasks,
+at most ``concurrency`` at once. ``write_batch`` waits while all of them are busy, so a slow
+Elasticsearch slows the reading down instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from logwharf.elk.config import EsConfig
+from logwharf.elk.indexer import BulkIndexer
+from logwharf.elk.transport import EsError
+from logwharf.events import Event
+from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.stage import Pipeline
+from logwharf.shipper.files import FileProblem, FileSource
+
+from .ndjson_sink import NdjsonSink
+from .progress import Progress
+
+__all__ = ["ReplayOptions", "ReplayReport", "replay"]
+
+log = logging.getLogger("logwharf")
+
+
+class Sink(Protocol):
+    async def write_batch(self, events: list[Event]) -> None: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class ReplayOptions:
+    files: list[Path]
+    es: EsConfig | None = None
+    output: Path | None = None
+    progress: bool = False
+    max_event_bytes: int = 1024 * 1024
+
+
+@dataclass
+class ReplayReport:
+    files: int = 0
+    lines: int = 0
+    empty_lines: int = 0
+    events: int = 0
+    parsed: int = 0
+    parse_failures: int = 0
+    processor_failures: int = 0
+    dropped: int = 0
+    written: int = 0  # to stdout or a file
+    indexed: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    undelivered: int = 0
+    seconds: float = 0.0
+    dead_letter_path: Path | None = None
+    problems: list[FileProblem] = field(default_factory=list)
+    fatal: str | None = None
+    interrupted: bool = False
+    destination: str = "stdout"
+    to_elasticsearch: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        trouble = self.dead_lettered or self.undelivered or self.problems or self.fatal
+        return 1 if trouble or self.interrupted else 0
+
+
+async def replay(options: ReplayOptions) -> ReplayReport:
+    report = ReplayReport(files=len(options.files))
+    source = FileSource(
+        options.files,
+        max_event_bytes=options.max_event_bytes,
+        on_problem=lambda problem: log.error("cannot read %s", problem),
+    )
+    processor = DefaultProcessor()
+    pipeline = Pipeline([processor])
+    sink: Sink
+    indexer: BulkIndexer | None = None
+    if options.es is not None:
+        sink = indexer = BulkIndexer(options.es)
+        report.destination = indexer.describe()
+        report.to_elasticsearch = True
+        report.dead_letter_path = options.es.dead_letter_path
+    else:
+        sink = NdjsonSink(options.output)
+        report.destination = str(options.output) if options.output else "stdout"
+
+    stop = asyncio.Event()
+    _on_signals(stop)
+    started = time.perf_counter()
+    progress = Progress(options.files, source.stats.raw_bytes) if options.progress else None
+    try:
+        if indexer is not None:
+            info = await _start(indexer, stop)
+            if info is None:
+                report.interrupted = True
+                return report
+            version = info.get("version", {})
+            log.info(
+                "indexing into %s (%s %s)",
+                report.destination,
+                version.get("distribution", "elasticsearch"),
+                version.get("number", "?"),
+            )
+        async for batch in source.batches():
+            events = pipeline.process_batch(batch)
+            await sink.write_batch(events)
+            if progress is not None:
+                progress.update(source.stats.files_done, source.stats.events)
+            if stop.is_set():
+                report.interrupted = True
+                log.warning("stopping: finishing the requests in flight")
+                break
+        await sink.close()
+    except EsError as error:
+        report.fatal = f"Elasticsearch refused the run: {error}"
+    finally:
+        if progress is not None:
+            progress.close()
+        _restore_signals()
+        report.seconds = time.perf_counter() - started
+        _fill(report, source, processor, pipeline, sink, indexer)
+    return report
+
+
+async def _start(indexer: BulkIndexer, stop: asyncio.Event) -> dict[str, Any] | None:
+    start = asyncio.ensure_future(indexer.start())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([start, stopped], return_when=asyncio.FIRST_COMPLETED)
+    if not start.done():
+        start.cancel()
+        await indexer.transport.close()
+        return None
+    stopped.cancel()
+    info: dict[str, Any] = start.result()
+    return info
+
+
+def _fill(
+    report: ReplayReport,
+    source: FileSource,
+    processor: DefaultProcessor,
+    pipeline: Pipeline,
+    sink: Sink,
+    indexer: BulkIndexer | None,
+) -> None:
+    stats = source.stats
+    report.lines = stats.lines
+    report.empty_lines = stats.empty_lines
+    report.events = stats.events
+    report.parsed = processor.json_parsed
+    report.parse_failures = processor.json_failures
+    report.processor_failures = processor.failures + pipeline.stats.failures
+    report.dropped = pipeline.stats.dropped
+    report.problems = source.problems
+    if indexer is not None:
+        indexer_stats = indexer.stats
+        report.indexed = indexer_stats.indexed
+        report.duplicates = indexer_stats.duplicates
+        report.retried = indexer_stats.retried
+        report.dead_lettered = indexer_stats.dead_lettered
+        report.undelivered = report.events - report.dropped - indexer_stats.settled
+    elif isinstance(sink, NdjsonSink):
+        report.written = sink.written
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, _second_signal_kills, stop)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
+def _second_signal_kills(stop: asyncio.Event) -> None:
+    if stop.is_set():
+        raise KeyboardInterrupt
+    stop.set()
+
+
+def _restore_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.remove_signal_handler(signum)
+        except (NotImplementedError, RuntimeError):
+            pass

@@ -1,0 +1,53 @@
+"""The end-of-run summary, on stderr, readable by a person and by ``grep``."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from .replay import ReplayReport
+
+__all__ = ["print_summary"]
+
+
+def print_summary(report: ReplayReport, out: TextIO) -> None:
+    rate = report.events / report.seconds if report.seconds > 0 else 0.0
+    lines = [
+        f"replayed {report.files} file(s) into {report.destination}",
+        f"  read           {report.events:>12,} events from {report.lines:,} lines"
+        + (f" ({report.empty_lines:,} empty lines skipped)" if report.empty_lines else ""),
+        f"  parsed         {report.parsed:>12,} JSON application lines"
+        + (
+            f", {report.parse_failures:,} tagged _jsonparsefailure" if report.parse_failures else ""
+        ),
+        f"  dropped        {report.dropped:>12,}",
+    ]
+    if not report.to_elasticsearch:
+        lines.append(f"  written        {report.written:>12,}")
+    else:
+        lines += [
+            f"  indexed        {report.indexed:>12,}",
+            f"  duplicates     {report.duplicates:>12,} (already present, not indexed again)",
+            f"  dead-lettered  {report.dead_lettered:>12,}"
+            + (f" -> {report.dead_letter_path}" if report.dead_lettered else ""),
+        ]
+        if report.retried:
+            lines.append(f"  retried        {report.retried:>12,} item attempts (429/5xx)")
+        if report.undelivered:
+            lines.append(
+                f"  NOT DELIVERED  {report.undelivered:>12,} (run stopped before "
+                "Elasticsearch acknowledged them; replay again to send them)"
+            )
+    if report.processor_failures:
+        lines.append(
+            f"  processor failures {report.processor_failures:,} (tagged _processorfailure)"
+        )
+    lines.append(f"  seconds        {report.seconds:>12,.2f}")
+    lines.append(f"  events/s       {rate:>12,.0f}")
+    for problem in report.problems:
+        lines.append(f"  could not read {problem}")
+    if report.fatal:
+        lines.append(f"  error: {report.fatal}")
+    if report.interrupted:
+        lines.append("  interrupted before the end of the input")
+    out.write("\n".join(lines) + "\n")
+    out.flush()

@@ -1,0 +1,142 @@
+"""Streaming file reading: bounded chunks, transparent gzip, lines with byte offsets.
+
+Memory stays bounded whatever the file: chunks are read one at a time, a gzip member is
+inflated a bounded piece at a time (a decompression bomb cannot blow up), and a line longer
+than ``max_line_bytes`` is cut there and the rest of it skipped rather than buffered.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiofiles
+
+__all__ = ["GZIP_MAGIC", "LineSplitter", "Lines", "ReadError", "read_chunks"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class ReadError(Exception):
+    """A file could not be read to its end; the message says why."""
+
+
+async def read_chunks(
+    path: Path, chunk_bytes: int, progress: list[int] | None = None
+) -> AsyncIterator[bytes]:
+    """The file's content in chunks, inflated if it is gzip; ``progress[0]`` counts raw bytes."""
+    try:
+        async with aiofiles.open(path, "rb") as handle:
+            first = await handle.read(chunk_bytes)
+            if first[:2] != GZIP_MAGIC:
+                data = first
+                while data:
+                    if progress is not None:
+                        progress[0] += len(data)
+                    yield data
+                    data = await handle.read(chunk_bytes)
+                return
+            inflater = _Inflater(chunk_bytes * 4)
+            data = first
+            while data:
+                if progress is not None:
+                    progress[0] += len(data)
+                for piece in inflater.feed(data):
+                    yield piece
+                data = await handle.read(chunk_bytes)
+            if not inflater.finished:
+                raise ReadError("gzip data ends early (the file is truncated)")
+    except OSError as error:
+        raise ReadError(error.strerror or str(error)) from None
+
+
+class _Inflater:
+    """gzip with several members (``cat a.gz b.gz``), inflated at most ``limit`` at a time."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.inflater = zlib.decompressobj(wbits=31)
+        self.finished = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        pieces = []
+        while data:
+            try:
+                piece = self.inflater.decompress(data, self.limit)
+            except zlib.error as error:
+                raise ReadError(f"not valid gzip data: {error}") from None
+            if piece:
+                pieces.append(piece)
+            if self.inflater.eof:
+                self.finished = True
+                data = self.inflater.unused_data
+                if data:
+                    self.inflater = zlib.decompressobj(wbits=31)
+                    self.finished = False
+            else:
+                data = self.inflater.unconsumed_tail
+                self.finished = False
+        return pieces
+
+
+@dataclass
+class Lines:
+    """Complete lines (without ``\\n``) and the byte offset where each starts."""
+
+    lines: list[bytes]
+    offsets: list[int]
+    truncated: set[int] = field(default_factory=set)  # offsets of lines cut at the limit
+
+
+class LineSplitter:
+    """Splits a byte stream into lines, tracking offsets and cutting over-long lines."""
+
+    def __init__(self, max_line_bytes: int) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.pending = b""
+        self.position = 0  # offset of pending[0], or of the next byte while skipping
+        self.skipping = False
+
+    def feed(self, data: bytes) -> Lines:
+        if self.skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self.position += len(data)
+                return Lines([], [])
+            self.position += newline + 1
+            data = data[newline + 1 :]
+            self.skipping = False
+        parts = (self.pending + data if self.pending else data).split(b"\n")
+        tail = parts.pop()
+        offsets = []
+        position = self.position
+        for line in parts:
+            offsets.append(position)
+            position += len(line) + 1
+        result = Lines(parts, offsets)
+        limit = self.max_line_bytes
+        if parts and max(map(len, parts)) > limit:
+            for index, line in enumerate(parts):
+                if len(line) > limit:
+                    parts[index] = line[:limit]
+                    result.truncated.add(offsets[index])
+        if len(tail) > limit:
+            parts.append(tail[:limit])
+            offsets.append(position)
+            result.truncated.add(position)
+            self.position = position + len(tail)
+            self.pending = b""
+            self.skipping = True
+        else:
+            self.position = position
+            self.pending = tail
+        return result
+
+    def finish(self) -> Lines:
+        """The last line when the file does not end with a newline."""
+        if self.skipping or not self.pending:
+            return Lines([], [])
+        line, self.pending = self.pending, b""
+        return Lines([line], [self.position])
