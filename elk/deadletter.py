@@ -7,6 +7,7 @@ file is created on the first dead letter only, and appended to, never truncated.
 from __future__ import annotations
 
 import json
+import reprlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -39,7 +40,12 @@ class DeadLetterFile:
             "id": doc_id,
             "event": event,
         }
-        self._handle.write(json.dumps(record, ensure_ascii=False, default=repr) + "\n")
+        try:
+            line = json.dumps(record, ensure_ascii=False, default=repr)
+        except (ValueError, RecursionError):  # too deep to write as JSON: keep its start
+            record["event"] = reprlib.repr(event)
+            line = json.dumps(record, ensure_ascii=False, default=repr)
+        self._handle.write(line + "\n")
         self.count += 1
 
     def flush(self) -> None:

@@ -23,7 +23,7 @@ from logwharf.events import Event
 
 from .config import EsConfig, redact_url
 from .deadletter import DeadLetterFile
-from .encoder import BulkEncoder
+from .encoder import BulkEncoder, entries_of
 from .retry import Backoff, is_retryable_status, parse_retry_after
 from .transport import EsAuthError, EsTransport, EsUnavailable, Response
 
@@ -61,8 +61,7 @@ class BulkIndexer:
         self.dead_letters = dead_letters or DeadLetterFile(config.dead_letter_path)
         self.encoder = BulkEncoder(config.index)
         self.stats = IndexerStats()
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        self._pending: list[Event] = []
         self._pending_since = 0.0
         self._slots = asyncio.Semaphore(config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -85,21 +84,17 @@ class BulkIndexer:
 
     async def write_batch(self, events: list[Event]) -> None:
         self._raise_failure()
-        encoded = self.encoder.encode(events)
         self.stats.accepted += len(events)
-        for event, reason in encoded.rejected:
-            self._dead_letter_event(event, None, reason)
         if not self._pending:
             self._pending_since = time.monotonic()
-        self._pending.extend(encoded.entries)
-        self._pending_bytes += sum(map(len, encoded.entries))
-        limit_events, limit_bytes = self.config.batch_events, self.config.batch_bytes
-        while len(self._pending) >= limit_events or self._pending_bytes >= limit_bytes:
-            await self._dispatch(self._take(limit_events, limit_bytes))
+        self._pending.extend(events)
+        size = self.config.batch_events
+        while len(self._pending) >= size:
+            await self._dispatch(self._take(size))
 
     async def flush(self) -> None:
         while self._pending:
-            await self._dispatch(self._take(self.config.batch_events, self.config.batch_bytes))
+            await self._dispatch(self._take(self.config.batch_events))
 
     async def close(self) -> None:
         """Sends what is pending and waits for every request to settle."""
@@ -122,22 +117,34 @@ class BulkIndexer:
         if self._failure is not None:
             raise self._failure
 
-    def _take(self, limit_events: int, limit_bytes: int) -> list[bytes]:
-        count, size = 0, 0
-        for entry in self._pending:
-            if count >= limit_events or (count and size + len(entry) > limit_bytes):
-                break
-            count += 1
-            size += len(entry)
+    def _take(self, count: int) -> list[Event]:
         taken = self._pending[:count]
         del self._pending[:count]
-        self._pending_bytes -= size
         self._pending_since = time.monotonic()
         return taken
 
-    async def _dispatch(self, entries: list[bytes]) -> None:
+    async def _dispatch(self, events: list[Event]) -> None:
+        encoded = self.encoder.encode(events)
+        for event, reason in encoded.rejected:
+            self._dead_letter_event(event, None, reason)
+        if not encoded.count:
+            return
+        if len(encoded.body) <= self.config.batch_bytes:
+            await self._start_request(encoded.body, encoded.count)
+            return
+        group: list[bytes] = []
+        size = 0
+        for entry in entries_of(encoded.body):
+            if group and size + len(entry) > self.config.batch_bytes:
+                await self._start_request(b"".join(group), len(group))
+                group, size = [], 0
+            group.append(entry)
+            size += len(entry)
+        await self._start_request(b"".join(group), len(group))
+
+    async def _start_request(self, body: bytes, count: int) -> None:
         await self._slots.acquire()
-        task = asyncio.create_task(self._send(entries))
+        task = asyncio.create_task(self._send(body, count))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -148,9 +155,9 @@ class BulkIndexer:
             if self._pending and time.monotonic() - self._pending_since >= interval:
                 await self.flush()
 
-    async def _send(self, entries: list[bytes]) -> None:
+    async def _send(self, body: bytes, count: int) -> None:
         try:
-            await self._deliver(entries)
+            await self._deliver(body, count)
         except EsAuthError as error:
             self._failure = error
         except BaseException as error:
@@ -159,14 +166,13 @@ class BulkIndexer:
         finally:
             self._slots.release()
 
-    async def _deliver(self, entries: list[bytes]) -> None:
+    async def _deliver(self, body: bytes, count: int) -> None:
         """Sends until every entry is indexed, present, or dead-lettered."""
         item_backoff = Backoff()
         request_backoff = Backoff(first=0.5, cap=30.0)
         item_attempts = 0
-        while entries:
+        while count:
             started = time.perf_counter()
-            body = b"".join(entries)
             try:
                 response = await self.transport.bulk(body)
             except EsUnavailable as error:
@@ -175,7 +181,7 @@ class BulkIndexer:
                 log.warning(
                     "Elasticsearch did not answer (%s); %d events wait, retrying in %.1f s",
                     error,
-                    len(entries),
+                    count,
                     delay,
                 )
                 await asyncio.sleep(delay)
@@ -186,23 +192,23 @@ class BulkIndexer:
             request_backoff.reset()
             status = response.status
             if status == 200:
-                entries = self._settle_items(entries, response)
-                if entries:
-                    item_attempts += 1
-                    if item_attempts > self.config.max_item_retries:
-                        for entry in entries:
-                            self._dead_letter_entry(
-                                entry,
-                                429,
-                                f"still refused after {item_attempts} attempts (429/5xx)",
-                            )
-                        return
-                    self.stats.retried += len(entries)
-                    await asyncio.sleep(item_backoff.next_delay())
-            elif status == 413 and len(entries) > 1:
+                again = self._settle_items(body, count, response)
+                if not again:
+                    return
+                item_attempts += 1
+                if item_attempts > self.config.max_item_retries:
+                    reason = f"still refused after {item_attempts} attempts (429/5xx)"
+                    for entry in again:
+                        self._dead_letter_entry(entry, 429, reason)
+                    return
+                self.stats.retried += len(again)
+                body, count = b"".join(again), len(again)
+                await asyncio.sleep(item_backoff.next_delay())
+            elif status == 413 and count > 1:
+                entries = entries_of(body)
                 half = len(entries) // 2
-                await self._deliver(entries[:half])
-                entries = entries[half:]
+                await self._deliver(b"".join(entries[:half]), half)
+                body, count = b"".join(entries[half:]), len(entries) - half
             elif is_retryable_status(status):
                 self.stats.request_retries += 1
                 delay = request_backoff.next_delay(parse_retry_after(response.retry_after))
@@ -210,28 +216,28 @@ class BulkIndexer:
                     "Elasticsearch answered %d (%s); retrying %d events in %.1f s",
                     status,
                     response.reason(),
-                    len(entries),
+                    count,
                     delay,
                 )
                 await asyncio.sleep(delay)
             else:
                 reason = f"request refused: {response.reason()}"
-                for entry in entries:
+                for entry in entries_of(body):
                     self._dead_letter_entry(entry, status, reason)
                 return
 
-    def _settle_items(self, entries: list[bytes], response: Response) -> list[bytes]:
+    def _settle_items(self, body: bytes, count: int, response: Response) -> list[bytes]:
         """Counts the items of a 200 response; returns the entries to send again."""
-        body = response.body
-        if b'"errors":false' in body[:200] and body.count(b'"status":201') == len(entries):
-            self.stats.indexed += len(entries)
+        answer = response.body
+        if b'"errors":false' in answer[:200] and answer.count(b'"status":201') == count:
+            self.stats.indexed += count
             return []
-        items = orjson.loads(body).get("items") or []
-        if len(items) != len(entries):
-            raise RuntimeError(f"bulk response has {len(items)} items for {len(entries)} sent")
+        items = orjson.loads(answer).get("items") or []
+        if len(items) != count:
+            raise RuntimeError(f"bulk response has {len(items)} items for {count} sent")
         again = []
         stats = self.stats
-        for entry, item in zip(entries, items, strict=True):
+        for entry, item in zip(entries_of(body), items, strict=True):
             result = next(iter(item.values()))
             status = result.get("status", 0)
             if 200 <= status < 300:
@@ -245,7 +251,7 @@ class BulkIndexer:
         return again
 
     def _dead_letter_entry(self, entry: bytes, status: int | None, reason: str) -> None:
-        action_line, _, source_line = entry.partition(b"\n")
+        action_line, _, source_line = entry.rstrip(b"\n").partition(b"\n")
         action = next(iter(orjson.loads(action_line).values()))
         self.stats.dead_lettered += 1
         self.dead_letters.write(

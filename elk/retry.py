@@ -33,7 +33,8 @@ class Backoff:
 
     def next_delay(self, at_least: float | None = None) -> float:
         ceiling = min(self.cap, self.first * self.factor**self.attempt)
-        self.attempt += 1
+        if ceiling < self.cap:  # past the cap, counting on would overflow the float
+            self.attempt += 1
         delay = random.uniform(ceiling / 2, ceiling)
         return max(delay, at_least) if at_least is not None else delay
 

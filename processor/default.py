@@ -21,9 +21,9 @@ import orjson
 
 from logwharf.events import Event
 
-from .levels import level_from_text_line, normalize_level
+from .levels import LEVEL_WORDS, level_from_text_line, normalize_level
 from .stage import add_tag, mark_failure
-from .timestamps import normalize_timestamp, utc_iso
+from .timestamps import is_utc_iso, normalize_timestamp, utc_iso
 
 __all__ = [
     "APP_FIELD",
@@ -58,6 +58,7 @@ class DefaultProcessor:
         self.read_time = read_time or utc_iso(datetime.now(UTC))
         self.json_parsed = 0
         self.json_failures = 0
+        self.json_other = 0  # valid JSON but not an object: kept as text
         self.failures = 0
 
     def process_batch(self, events: list[Event]) -> list[Event]:
@@ -75,6 +76,8 @@ class DefaultProcessor:
                         if type(app) is dict:
                             self.json_parsed += 1
                             self._take_fields(event, app)
+                        else:
+                            self.json_other += 1
                 elif message:
                     self._read_text(event, message)
                 if "@timestamp" not in event:
@@ -87,7 +90,13 @@ class DefaultProcessor:
     def _take_fields(self, event: Event, app: dict[str, object]) -> None:
         for key in TIME_KEYS:
             if key in app:
-                stamp = normalize_timestamp(app[key])
+                value = app[key]
+                # Most applications already write UTC with Z: skip the call for them.
+                stamp = (
+                    value
+                    if type(value) is str and is_utc_iso(value)
+                    else (normalize_timestamp(value))
+                )
                 if stamp is None:
                     add_tag(event, TIMESTAMP_FAILURE)
                 else:
@@ -102,7 +111,10 @@ class DefaultProcessor:
                 break
         for key in LEVEL_KEYS:
             if key in app:
-                level = normalize_level(app[key])
+                value = app[key]
+                level = LEVEL_WORDS.get(value) if type(value) is str else None
+                if level is None:
+                    level = normalize_level(value)
                 if level is not None:
                     _set_level(event, level)
                     del app[key]

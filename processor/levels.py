@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["level_from_text_line", "normalize_level"]
+__all__ = ["LEVEL_WORDS", "level_from_text_line", "normalize_level"]
 
 _WORDS: dict[str, str] = {}
 for _canonical, _spellings in {
@@ -37,6 +37,8 @@ for _canonical, _spellings in {
         _WORDS[_spelling.upper()] = _canonical
         _WORDS[_spelling.capitalize()] = _canonical
 
+LEVEL_WORDS = _WORDS  # exact spellings -> canonical level, for callers' fast paths
+
 # Syslog severities (RFC 5424): 0 emerg .. 7 debug.
 _SYSLOG = ("fatal", "fatal", "fatal", "error", "warn", "info", "info", "debug")
 # pino / bunyan: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal.
@@ -58,7 +60,7 @@ def normalize_level(value: object) -> str | None:
 
 
 def _number_level(text: str) -> str | None:
-    return _int_level(int(text)) if text.isdigit() and len(text) < 4 else None
+    return _int_level(int(text)) if text.isascii() and text.isdigit() and len(text) < 4 else None
 
 
 def _int_level(number: int) -> str | None:

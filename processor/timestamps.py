@@ -9,14 +9,26 @@ The common case, a string that is already UTC with ``Z``, is returned unchanged.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["normalize_timestamp", "utc_iso"]
+__all__ = ["is_utc_iso", "normalize_timestamp", "utc_iso"]
 
-_ALREADY_UTC = re.compile(
+_UTC_SHAPE = re.compile(
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
     r"(?:\.\d{1,9})?Z"
 ).fullmatch
+
+
+def is_utc_iso(value: str) -> bool:
+    """Is ``value`` already a valid UTC ISO 8601 time with ``Z`` (kept as it is)?"""
+    if _UTC_SHAPE(value) is None:
+        return False
+    if value[8:10] < "29":
+        return True  # every month has these days
+    return int(value[8:10]) <= monthrange(int(value[:4]), int(value[5:7]))[1]
+
+
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?"
     r"\s*(Z|z|UTC|[+-]\d\d:?\d\d|[+-]\d\d)?"
@@ -38,7 +50,7 @@ def utc_iso(moment: datetime) -> str:
 def normalize_timestamp(value: object) -> str | None:
     """UTC ISO 8601 for ``value``, or ``None`` when it is not a recognisable time."""
     if type(value) is str:
-        if _ALREADY_UTC(value):
+        if is_utc_iso(value):
             return value
         return _from_string(value)
     if type(value) is int or type(value) is float:

@@ -149,7 +149,32 @@ class DockerJsonDecoder:
         events: list[Event] = []
         partials = self.partials
         truncated = batch.truncated
+        context = self.context
+        path, identity, host = context.path, context.identity, context.host_name
+        plain_file = self.container_id is None and context.container is None and not truncated
         for record, line, offset in zip(records, lines, offsets, strict=True):
+            if plain_file and not partials and type(record) is dict:
+                # The common case, spelled out inline: it runs once per line.
+                log = record.get("log")
+                stream = record.get("stream")
+                time = record.get("time")
+                if (
+                    type(log) is str
+                    and log[-1:] == "\n"
+                    and type(time) is str
+                    and type(stream) is str
+                ):
+                    events.append(
+                        {
+                            "@timestamp": time,
+                            "message": log[:-2] if log[-2:] == "\r\n" else log[:-1],
+                            "stream": stream,
+                            "log": {"file": {"path": path}, "offset": offset},
+                            "host": {"name": host},
+                            "_id": file_event_id(identity, offset),
+                        }
+                    )
+                    continue
             log = record.get("log") if type(record) is dict else None
             if type(log) is not str:
                 event = self._not_docker(line, offset, record is None)
@@ -158,6 +183,8 @@ class DockerJsonDecoder:
                 events.append(event)
                 continue
             stream = record.get("stream")
+            if type(stream) is not str:
+                stream = None  # used as a key below: it must be hashable
             time = record.get("time")
             if log[-1:] != "\n":
                 self._add_partial(stream, time, log, offset)

@@ -84,8 +84,10 @@ class FileSource:
         async for chunk in read_chunks(path, self.chunk_bytes, stats.raw_bytes):
             if decoder is None:
                 head += chunk
-                if len(head) < IDENTITY_BYTES:
-                    continue  # the identity is taken from the first IDENTITY_BYTES
+                if len(head) < IDENTITY_BYTES or (
+                    b"\n" not in head and len(head) < self.max_event_bytes
+                ):
+                    continue  # the identity needs IDENTITY_BYTES, the format a whole line
                 decoder = self._decoder(path, head)
                 chunk, head = head, b""
             batch = splitter.feed(chunk)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
+from operator import add
 from pathlib import Path
 
 import aiofiles
@@ -29,7 +31,7 @@ async def read_chunks(
     """The file's content in chunks, inflated if it is gzip; ``progress[0]`` counts raw bytes."""
     try:
         async with aiofiles.open(path, "rb") as handle:
-            first = await handle.read(chunk_bytes)
+            first = await handle.read(max(chunk_bytes, len(GZIP_MAGIC)))
             if first[:2] != GZIP_MAGIC:
                 data = first
                 while data:
@@ -81,6 +83,14 @@ class _Inflater:
         return pieces
 
 
+def _cut(line: bytes, limit: int) -> bytes:
+    """``line`` cut to at most ``limit`` bytes, never inside a UTF-8 character."""
+    end = limit
+    while end > limit - 3 and end > 0 and line[end] & 0xC0 == 0x80:
+        end -= 1
+    return line[:end]
+
+
 @dataclass
 class Lines:
     """Complete lines (without ``\\n``) and the byte offset where each starts."""
@@ -110,20 +120,18 @@ class LineSplitter:
             self.skipping = False
         parts = (self.pending + data if self.pending else data).split(b"\n")
         tail = parts.pop()
-        offsets = []
-        position = self.position
-        for line in parts:
-            offsets.append(position)
-            position += len(line) + 1
+        # Each line starts one past the end of the one before; accumulate() keeps it in C.
+        offsets = list(accumulate(map(add, map(len, parts), repeat(1)), initial=self.position))
+        position = offsets.pop()
         result = Lines(parts, offsets)
         limit = self.max_line_bytes
         if parts and max(map(len, parts)) > limit:
             for index, line in enumerate(parts):
                 if len(line) > limit:
-                    parts[index] = line[:limit]
+                    parts[index] = _cut(line, limit)
                     result.truncated.add(offsets[index])
         if len(tail) > limit:
-            parts.append(tail[:limit])
+            parts.append(_cut(tail, limit))
             offsets.append(position)
             result.truncated.add(position)
             self.position = position + len(tail)

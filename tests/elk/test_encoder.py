@@ -1,0 +1,205 @@
+"""BulkEncoder: create actions, index choice, ids, the sentinel fast path and its fallback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from logwharf.elk.encoder import BulkEncoder, EncodedBatch, entries_of
+
+SENTINEL = "\x00logwharf\x00"
+
+
+def parsed(batch: EncodedBatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(action, source) pairs of a body, checking its NDJSON shape on the way."""
+    if batch.count == 0:
+        assert batch.body == b""
+        return []
+    assert batch.body.endswith(b"\n")
+    lines = batch.body[:-1].split(b"\n")
+    assert len(lines) == 2 * batch.count
+    pairs = []
+    for action_line, source_line in zip(lines[0::2], lines[1::2], strict=True):
+        action = orjson.loads(action_line)
+        assert list(action) == ["create"]
+        pairs.append((action["create"], orjson.loads(source_line)))
+    return pairs
+
+
+def event(n: int = 0, day: str = "2026-11-23", **extra: Any) -> dict[str, Any]:
+    return {
+        "@timestamp": f"{day}T10:00:00.000Z",
+        "message": f"message {n}",
+        "log": {"offset": n},
+        "_id": f"id-{n}",
+        **extra,
+    }
+
+
+def test_create_actions_with_ids_and_daily_index() -> None:
+    events = [event(0), event(1, day="2026-11-24"), event(2, day="2025-01-02")]
+    batch = BulkEncoder().encode(events)
+    assert batch.count == 3
+    assert batch.rejected == []
+    pairs = parsed(batch)
+    assert [action for action, _ in pairs] == [
+        {"_index": "logs-docker-2026.11.23", "_id": "id-0"},
+        {"_index": "logs-docker-2026.11.24", "_id": "id-1"},
+        {"_index": "logs-docker-2025.01.02", "_id": "id-2"},
+    ]
+    assert [source for _, source in pairs] == [
+        {"@timestamp": f"{day}T10:00:00.000Z", "message": f"message {n}", "log": {"offset": n}}
+        for n, day in enumerate(["2026-11-23", "2026-11-24", "2025-01-02"])
+    ]
+
+
+def test_metadata_fields_never_reach_the_source() -> None:
+    pairs = parsed(BulkEncoder().encode([event(0, _index="custom")]))
+    ((action, source),) = pairs
+    assert "_id" not in source and "_index" not in source
+    assert action == {"_index": "custom", "_id": "id-0"}
+
+
+def test_custom_pattern() -> None:
+    pairs = parsed(BulkEncoder(pattern="app-%d.%m.%Y").encode([event(0)]))
+    assert pairs[0][0]["_index"] == "app-23.11.2026"
+
+
+def test_fixed_index_and_event_override() -> None:
+    encoder = BulkEncoder(index="incident-4711")
+    pairs = parsed(encoder.encode([event(0), event(1, _index="elsewhere"), event(2, _index="")]))
+    assert [a["_index"] for a, _ in pairs] == ["incident-4711", "elsewhere", "incident-4711"]
+
+
+def test_event_index_overrides_the_daily_index() -> None:
+    pairs = parsed(BulkEncoder().encode([event(0, _index="special"), event(1)]))
+    assert [a["_index"] for a, _ in pairs] == ["special", "logs-docker-2026.11.23"]
+
+
+@pytest.mark.parametrize("stamp", [None, 12345, "not a time", "26-11-23"])
+def test_event_without_a_readable_day_goes_to_today(stamp: Any) -> None:
+    extra = {} if stamp is None else {"@timestamp": stamp}
+    doc = {"message": "m", **extra}
+    before = datetime.now(UTC)
+    pairs = parsed(BulkEncoder().encode([doc]))
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    allowed = {f"logs-docker-{d:%Y.%m.%d}" for d in (before, after)}
+    assert pairs[0][0]["_index"] in allowed
+    assert "_id" not in pairs[0][0]
+
+
+@pytest.mark.parametrize(
+    "doc_id",
+    ['quote"inside', "back\\slash", "new\nline", "tab\tand\x00nul", "ünïcødé", "€", SENTINEL],
+)
+def test_ids_that_need_json_escaping(doc_id: str) -> None:
+    batch = BulkEncoder().encode([event(0, _id=doc_id), event(1)])
+    pairs = parsed(batch)
+    assert pairs[0][0]["_id"] == doc_id
+    assert pairs[1][0]["_id"] == "id-1"
+
+
+def test_messages_with_newlines_and_nul_bytes_stay_on_one_line() -> None:
+    tricky = "line one\nline two\r\n\x00 nul, \u2028 separator, \\u0000logwharf\\u0000 text"
+    pairs = parsed(BulkEncoder().encode([event(0, message=tricky), event(1)]))
+    assert pairs[0][1]["message"] == tricky
+    assert pairs[1][1]["message"] == "message 1"
+
+
+def test_sentinel_as_a_plain_value_is_kept() -> None:
+    doc = event(0, message=SENTINEL, app={SENTINEL: SENTINEL, "list": [SENTINEL]})
+    pairs = parsed(BulkEncoder().encode([doc, event(1)]))
+    assert pairs[0][1]["message"] == SENTINEL
+    assert pairs[0][1]["app"] == {SENTINEL: SENTINEL, "list": [SENTINEL]}
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_sentinel_inside_a_list_falls_back_and_stays_correct(position: int) -> None:
+    events = [event(n) for n in range(3)]
+    events[position]["app"] = {"values": ["a", SENTINEL, "b", SENTINEL, SENTINEL, "c"]}
+    batch = BulkEncoder().encode(events)
+    assert batch.count == 3
+    assert batch.rejected == []
+    pairs = parsed(batch)
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1", "id-2"]
+    assert pairs[position][1]["app"]["values"] == ["a", SENTINEL, "b", SENTINEL, SENTINEL, "c"]
+    assert [s["message"] for _, s in pairs] == ["message 0", "message 1", "message 2"]
+
+
+def test_values_orjson_cannot_write_are_encoded_another_way() -> None:
+    events = [event(0, app={1: "int key"}), event(1, app={"big": 2**70}), event(2)]
+    batch = BulkEncoder().encode(events)
+    assert batch.rejected == []
+    pairs = parsed(batch)
+    assert pairs[0][1]["app"] == {"1": "int key"}
+    assert pairs[1][1]["app"] == {"big": 2**70}
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1", "id-2"]
+
+
+def test_unencodable_events_are_rejected_with_a_reason_and_the_rest_is_sent() -> None:
+    bad_key = event(1, app={(1, 2): "tuple key"})
+    bad_nested_key = event(3, app={"k": {frozenset(): 1}})
+    events = [event(0), bad_key, event(2), bad_nested_key]
+    batch = BulkEncoder().encode(events)
+    pairs = parsed(batch)
+    assert batch.count == 2
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-2"]
+    assert [e["message"] for e, _ in batch.rejected] == ["message 1", "message 3"]
+    for _, reason in batch.rejected:
+        assert reason.startswith("cannot be encoded as JSON")
+
+
+def test_all_rejected_gives_an_empty_body() -> None:
+    batch = BulkEncoder().encode([event(0, app={(1,): 1})])
+    assert batch.count == 0
+    assert batch.body == b""
+    assert len(batch.rejected) == 1
+
+
+def test_empty_batch() -> None:
+    batch = BulkEncoder().encode([])
+    assert (batch.body, batch.count, batch.rejected) == (b"", 0, [])
+
+
+def test_entries_of_splits_a_body_into_action_and_source_pairs() -> None:
+    batch = BulkEncoder().encode([event(n) for n in range(4)])
+    entries = entries_of(batch.body)
+    assert len(entries) == 4
+    assert b"".join(entries) == batch.body
+    for n, entry in enumerate(entries):
+        action, source, rest = entry.split(b"\n")
+        assert rest == b""
+        assert orjson.loads(action)["create"]["_id"] == f"id-{n}"
+        assert orjson.loads(source)["message"] == f"message {n}"
+    assert entries_of(b"") == []
+
+
+def test_large_batch_keeps_order() -> None:
+    events = [event(n, day=f"2026-11-{1 + n % 28:02d}") for n in range(2000)]
+    pairs = parsed(BulkEncoder().encode(events))
+    assert [a["_id"] for a, _ in pairs] == [f"id-{n}" for n in range(2000)]
+    assert pairs[27][0]["_index"] == "logs-docker-2026.11.28"
+    assert pairs[28][0]["_index"] == "logs-docker-2026.11.01"
+
+
+def nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(depth - 1):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def test_moderately_deep_event_is_encoded() -> None:
+    # deeper than orjson writes (254), so it takes the fallback encoder
+    pairs = parsed(BulkEncoder().encode([event(0, app=nested(400)), event(1)]))
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1"]
+
+
+def test_very_deep_event_is_rejected_not_raised() -> None:
+    batch = BulkEncoder().encode([event(0, app=nested(1000)), event(1)])
+    assert [a["_id"] for a, _ in parsed(batch)] == ["id-1"]
+    assert len(batch.rejected) == 1
