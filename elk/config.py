@@ -52,6 +52,12 @@ class EsConfig(BaseModel):
                 raise ValueError(
                     f"{redact_url(url)!r} is not an http(s) URL; give one like http://localhost:9200"
                 )
+            try:
+                parts.port  # noqa: B018 - raises ValueError for a bad or out-of-range port
+            except ValueError:
+                raise ValueError(
+                    f"{redact_url(url)!r} has no valid port (a number from 1 to 65535)"
+                ) from None
             checked.append(urlunsplit(parts).rstrip("/"))
         return checked
 

@@ -159,8 +159,16 @@ class EsTransport:
         response = await self.request("GET", "/")
         if response.status != 200:
             raise EsRefused(response.status, response.reason())
-        info = response.json()
-        return info if isinstance(info, dict) else {}
+        try:
+            info = response.json()
+        except orjson.JSONDecodeError:
+            info = None
+        if not isinstance(info, dict) or "version" not in info:
+            raise EsRefused(
+                response.status,
+                f"{self.url} answered GET / but not as Elasticsearch does; check --es",
+            )
+        return info
 
     async def bulk(self, body: bytes) -> Response:
         return await self.request(

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument(
         "--es",
-        default=_env("LOGWHARF_ES_URL"),
+        default=_env("LOGWHARF_ES_URL") or None,  # an empty variable is no variable
         metavar="URL",
         help="Elasticsearch URL(s), comma-separated for failover "
         "(env LOGWHARF_ES_URL); without it, events go to stdout",
@@ -206,10 +206,12 @@ def run_replay(args: argparse.Namespace) -> int:
         paths.append(str(sample_path()))
     if not paths:
         return _usage_error("replay needs at least one PATH (or --sample for the bundled one)")
-    if args.es and args.output:
+    if args.es is not None and args.output:
         return _usage_error("--output is for NDJSON without --es; give one or the other")
     es = None
-    if args.es:
+    if args.es is not None:
+        if args.dead_letter_file.is_dir():
+            return _usage_error(f"--dead-letter-file {args.dead_letter_file}: is a directory")
         if args.es_ca_file is not None and not args.es_ca_file.is_file():
             return _usage_error(f"--es-ca-file {args.es_ca_file}: no such file")
         try:

@@ -124,6 +124,12 @@ async def replay(options: ReplayOptions) -> ReplayReport:
         await sink.close()
     except EsError as error:
         report.fatal = f"Elasticsearch refused the run: {error}"
+        if indexer is not None:
+            await indexer.transport.close()
+    except OSError as error:  # the dead-letter file could not be written
+        report.fatal = f"cannot write {error.filename or 'a file'}: {error.strerror or error}"
+        if indexer is not None:
+            await indexer.transport.close()
     finally:
         if progress is not None:
             progress.close()

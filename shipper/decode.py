@@ -55,12 +55,12 @@ class FileContext:
         self.host_name = host_name
         self.container = container
 
-    def base_event(self, message: str, offset: int) -> Event:
+    def base_event(self, message: str, offset: int, line: bytes) -> Event:
         event: Event = {
             "message": message,
             "log": {"file": {"path": self.path}, "offset": offset},
             "host": {"name": self.host_name},
-            "_id": file_event_id(self.identity, offset),
+            "_id": file_event_id(self.identity, offset, line),
         }
         if self.container is not None:
             event["container"] = dict(self.container)
@@ -100,9 +100,9 @@ class TextDecoder:
                 self.empty_lines += 1
                 continue
             try:
-                event = base_event(line.decode(), offset)
+                event = base_event(line.decode(), offset, line)
             except UnicodeDecodeError:
-                event = base_event(line.decode(errors="replace"), offset)
+                event = base_event(line.decode(errors="replace"), offset, line)
                 _tag(event, INVALID_UTF8)
             if truncated and offset in truncated:
                 _tag(event, TRUNCATED)
@@ -114,11 +114,12 @@ class TextDecoder:
 
 
 class _Partial:
-    __slots__ = ("offset", "pieces", "size", "time", "truncated")
+    __slots__ = ("line", "offset", "pieces", "size", "time", "truncated")
 
-    def __init__(self, offset: int, time: Any) -> None:
+    def __init__(self, offset: int, time: Any, line: bytes) -> None:
         self.offset = offset
         self.time = time
+        self.line = line  # the first record, whose checksum goes into the id
         self.pieces: list[str] = []
         self.size = 0
         self.truncated = False
@@ -171,7 +172,7 @@ class DockerJsonDecoder:
                             "stream": stream,
                             "log": {"file": {"path": path}, "offset": offset},
                             "host": {"name": host},
-                            "_id": file_event_id(identity, offset),
+                            "_id": file_event_id(identity, offset, line),
                         }
                     )
                     continue
@@ -187,7 +188,7 @@ class DockerJsonDecoder:
                 stream = None  # used as a key below: it must be hashable
             time = record.get("time")
             if log[-1:] != "\n":
-                self._add_partial(stream, time, log, offset)
+                self._add_partial(stream, time, log, offset, line)
                 continue
             log = log[:-2] if log[-2:] == "\r\n" else log[:-1]
             event_offset = offset
@@ -197,7 +198,8 @@ class DockerJsonDecoder:
                 self._append(partial, log)
                 log = "".join(partial.pieces)
                 event_offset, time, cut = partial.offset, partial.time, cut or partial.truncated
-            events.append(self._event(log, stream, time, event_offset, cut))
+                line = partial.line
+            events.append(self._event(log, stream, time, event_offset, line, cut))
         return events
 
     def finish(self) -> list[Event]:
@@ -206,7 +208,12 @@ class DockerJsonDecoder:
         for stream, partial in sorted(self.partials.items(), key=lambda item: item[1].offset):
             events.append(
                 self._event(
-                    "".join(partial.pieces), stream, partial.time, partial.offset, partial.truncated
+                    "".join(partial.pieces),
+                    stream,
+                    partial.time,
+                    partial.offset,
+                    partial.line,
+                    partial.truncated,
                 )
             )
         self.partials.clear()
@@ -229,8 +236,10 @@ class DockerJsonDecoder:
                 parsed.append(None)
         return parsed
 
-    def _event(self, log: str, stream: Any, time: Any, offset: int, cut: bool) -> Event:
-        event = self.context.base_event(log, offset)
+    def _event(
+        self, log: str, stream: Any, time: Any, offset: int, line: bytes, cut: bool
+    ) -> Event:
+        event = self.context.base_event(log, offset, line)
         if type(stream) is str:
             event["stream"] = stream
         if type(time) is str:
@@ -249,10 +258,10 @@ class DockerJsonDecoder:
             _tag(event, TRUNCATED)
         return event
 
-    def _add_partial(self, stream: Any, time: Any, log: str, offset: int) -> None:
+    def _add_partial(self, stream: Any, time: Any, log: str, offset: int, line: bytes) -> None:
         partial = self.partials.get(stream)
         if partial is None:
-            partial = self.partials[stream] = _Partial(offset, time)
+            partial = self.partials[stream] = _Partial(offset, time, line)
         self._append(partial, log)
 
     def _append(self, partial: _Partial, piece: str) -> None:
@@ -266,7 +275,7 @@ class DockerJsonDecoder:
 
     def _not_docker(self, line: bytes, offset: int, unparsed: bool) -> Event:
         message, valid_utf8 = _text(line)
-        event = self.context.base_event(message, offset)
+        event = self.context.base_event(message, offset, line)
         if unparsed:
             _tag(event, JSON_FAILURE)
         if not valid_utf8:

@@ -4,13 +4,15 @@ Indexing with ``create`` and these ids makes a re-read harmless: Elasticsearch a
 for an event it already holds. Docker events are keyed by what Docker itself records
 (container, timestamp, stream, position among lines with that timestamp), so the live
 shipper and an offline replay of the same container's json-file log agree on every id.
-Other files are keyed by their content identity and the event's byte offset.
+Other files are keyed by their content identity, the event's byte offset and a checksum of
+its line.
 """
 
 from __future__ import annotations
 
 from base64 import urlsafe_b64encode
 from hashlib import blake2b
+from zlib import crc32
 
 __all__ = ["content_identity", "docker_event_id", "file_event_id"]
 
@@ -26,8 +28,10 @@ def content_identity(head: bytes) -> str:
     return blake2b(head[:IDENTITY_BYTES], digest_size=8).hexdigest()
 
 
-def file_event_id(identity: str, offset: int) -> str:
-    return f"{identity}-{offset}"
+def file_event_id(identity: str, offset: int, line: bytes) -> str:
+    """The line's own bytes are part of the id: two files that merely share their first KiB
+    do not share ids beyond it, while a copy, a gzip or a grown file still do."""
+    return f"{identity}-{offset}-{crc32(line):08x}"
 
 
 def docker_event_id(container_id: str, time: str, stream: str, position: int) -> str:

@@ -7,10 +7,13 @@ that ``com.docker.compose.project`` stays one keyword field instead of an object
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+_DOCKER_LOG_NAME = re.compile(r"([0-9a-f]{64})-json\.log")
 
 __all__ = ["container_from_inspect", "container_from_log_path", "dedot"]
 
@@ -48,9 +51,10 @@ def container_from_inspect(doc: dict[str, Any]) -> dict[str, Any]:
 def container_from_log_path(path: Path) -> dict[str, Any] | None:
     """Metadata for ``.../containers/<id>/<id>-json.log[.N][.gz]``, else ``None``."""
     folder = path.parent
-    container_id = folder.name
-    if len(container_id) != 64 or not path.name.startswith(container_id + "-json.log"):
+    match = _DOCKER_LOG_NAME.match(path.name)
+    if match is None:
         return None
+    container_id = match.group(1)  # the file keeps its name when copied off the host
     config_file = folder / "config.v2.json"
     try:
         doc = orjson.loads(config_file.read_bytes())

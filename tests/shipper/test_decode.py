@@ -78,8 +78,8 @@ def test_text_events_carry_file_host_offset_and_id() -> None:
     assert [e["message"] for e in events] == ["hello", "world"]
     assert events[1]["log"] == {"file": {"path": "/logs/app.log"}, "offset": 6}
     assert events[1]["host"] == {"name": "host-1"}
-    assert events[0]["_id"] == file_event_id("ident", 0)
-    assert events[1]["_id"] == file_event_id("ident", 6)
+    assert events[0]["_id"] == file_event_id("ident", 0, b"hello")
+    assert events[1]["_id"] == file_event_id("ident", 6, b"world")
     assert events[0]["_id"] != events[1]["_id"]
     assert "container" not in events[0]
     assert "tags" not in events[0]
@@ -167,7 +167,7 @@ def test_docker_file_with_a_line_that_is_not_json() -> None:
     assert events[1]["log"]["offset"] == len(good) + 1
     assert "tags" not in events[0] and "tags" not in events[2]
     # an event that is not a Docker record is keyed by file identity and offset
-    assert events[1]["_id"] == file_event_id("ident", len(good) + 1)
+    assert events[1]["_id"] == file_event_id("ident", len(good) + 1, b"garbage {")
 
 
 def test_docker_file_with_json_that_is_not_a_docker_record() -> None:
@@ -322,5 +322,8 @@ def test_replaying_the_same_records_gives_identical_ids() -> None:
 def test_without_container_ids_are_file_identity_and_offset() -> None:
     batch = lines_of(record("a\n"), record("b\n"))
     events = decode_all(docker_decoder(container=False), batch)
-    assert [e["_id"] for e in events] == [file_event_id("ident", o) for o in batch.offsets]
+    expected = [
+        file_event_id("ident", o, line) for o, line in zip(batch.offsets, batch.lines, strict=True)
+    ]
+    assert [e["_id"] for e in events] == expected
     assert all("container" not in e for e in events)

@@ -47,7 +47,10 @@ async def test_text_file_events_offsets_ids_and_stats(tmp_path: Path) -> None:
         assert event["log"]["file"]["path"] == str(path)
         assert event["host"]["name"] == "test-host"
     identity = content_identity(content)
-    assert [e["_id"] for e in events] == [file_event_id(identity, o) for o in offsets]
+    lines = [b"alpha", b"beta", b"gamma"]  # without CR and LF
+    assert [e["_id"] for e in events] == [
+        file_event_id(identity, o, line) for o, line in zip(offsets, lines, strict=True)
+    ]
     stats = source.stats
     assert (stats.files_done, stats.lines, stats.empty_lines, stats.events) == (1, 4, 1, 3)
     assert stats.formats == {"text": 1}

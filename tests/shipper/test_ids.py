@@ -21,10 +21,12 @@ def test_content_identity_uses_only_the_head() -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", content_identity(head))
 
 
-def test_file_event_id_is_identity_and_offset() -> None:
-    assert file_event_id("abc", 0) != file_event_id("abc", 1)
-    assert file_event_id("abc", 12) == file_event_id("abc", 12)
-    assert file_event_id("abc", 12) != file_event_id("abd", 12)
+def test_file_event_id_is_identity_offset_and_line() -> None:
+    assert file_event_id("abc", 0, b"x") != file_event_id("abc", 1, b"x")
+    assert file_event_id("abc", 12, b"x") == file_event_id("abc", 12, b"x")
+    assert file_event_id("abc", 12, b"x") != file_event_id("abd", 12, b"x")
+    # two files that share their first KiB differ beyond it: their lines tell them apart
+    assert file_event_id("abc", 12, b"x") != file_event_id("abc", 12, b"y")
 
 
 def test_docker_event_id_is_deterministic_and_url_safe() -> None:
