@@ -25,13 +25,33 @@ from logwharf.events import ID, INDEX, Event
 
 from .config import DEFAULT_INDEX_PATTERN
 
-__all__ = ["BulkEncoder", "EncodedBatch", "entries_of"]
+__all__ = [
+    "ENCODING_FAILURE",
+    "BulkEncoder",
+    "EncodedBatch",
+    "EncodingError",
+    "dump_lines",
+    "encode_document",
+    "entries_of",
+]
 
 _dumps = orjson.dumps
 _SENTINEL = "\x00logwharf\x00"
 _SEPARATOR = b',"\\u0000logwharf\\u0000",'
 _END = b',"\\u0000logwharf\\u0000"]'
 _DATE = re.compile(r"\d{4}-\d\d-\d\d").match
+
+
+def dump_lines(items: list[Any]) -> bytes | None:
+    """``items`` as JSON lines from one orjson call, or ``None`` if they must go one by one."""
+    interleaved: list[Any] = [_SENTINEL] * (2 * len(items))
+    interleaved[0::2] = items
+    try:
+        blob = _dumps(interleaved)
+    except TypeError:
+        return None
+    body = blob[1 : -len(_END)].replace(_SEPARATOR, b"\n") + b"\n"
+    return body if body.count(b"\n") == len(items) else None
 
 
 class EncodedBatch:
@@ -68,17 +88,11 @@ class BulkEncoder:
                 append({"create": {"_index": target}})
             else:
                 append({"create": {"_index": target, "_id": doc_id}})
-            append(_SENTINEL)
             append(event)
-            append(_SENTINEL)
         if not events:
             return EncodedBatch(b"", 0, [])
-        try:
-            blob = _dumps(parts)
-        except TypeError:
-            return self._one_by_one(parts)
-        body = blob[1 : -len(_END)].replace(_SEPARATOR, b"\n") + b"\n"
-        if body.count(b"\n") != 2 * len(events):
+        body = dump_lines(parts)
+        if body is None:
             return self._one_by_one(parts)
         return EncodedBatch(body, len(events), [])
 
@@ -97,18 +111,62 @@ class BulkEncoder:
     def _one_by_one(self, parts: list[Any]) -> EncodedBatch:
         lines: list[bytes] = []
         rejected: list[tuple[Event, str]] = []
-        for action, event in zip(parts[0::4], parts[2::4], strict=True):
+        for action, event in zip(parts[0::2], parts[1::2], strict=True):
             try:
-                source = _dumps(event)
-            except TypeError:
-                try:
-                    source = json.dumps(
-                        event, default=str, ensure_ascii=False, allow_nan=False
-                    ).encode()
-                except (TypeError, ValueError, RecursionError) as error:
-                    rejected.append((event, f"cannot be encoded as JSON: {error}"))
-                    continue
+                source = encode_document(event)
+            except EncodingError as error:
+                rejected.append((event, str(error)))
+                continue
             lines.append(_dumps(action))
             lines.append(source)
         body = b"\n".join(lines) + b"\n" if lines else b""
         return EncodedBatch(body, len(lines) // 2, rejected)
+
+
+class EncodingError(ValueError):
+    """An event that cannot be written as JSON even without its troublesome fields."""
+
+
+ENCODING_FAILURE = "_encodingfailure"
+
+
+def encode_document(event: Event) -> bytes:
+    """One event as JSON, whatever a stage or the input put in it.
+
+    orjson refuses values nested deeper than 254 levels and unknown types; the standard
+    library writes unknown types as text and goes deeper. A top-level field that neither can
+    write is left out, named in ``error.message``, and the event tagged ``_encodingfailure``.
+    """
+    try:
+        return _dumps(event)
+    except TypeError:
+        pass
+    try:
+        return _stdlib_dumps(event)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    kept: Event = {}
+    left_out = []
+    for key, value in event.items():
+        try:
+            _dumps(value)
+        except TypeError:
+            try:
+                _stdlib_dumps(value)
+            except (TypeError, ValueError, RecursionError):
+                left_out.append(key)
+                continue
+        kept[key] = value
+    tags = kept.get("tags")
+    kept["tags"] = [*tags, ENCODING_FAILURE] if isinstance(tags, list) else [ENCODING_FAILURE]
+    kept["error"] = {"message": f"left out, cannot be written as JSON: {', '.join(left_out)}"}
+    try:
+        return _stdlib_dumps(kept)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise EncodingError(f"cannot be encoded as JSON: {error}") from None
+
+
+def _stdlib_dumps(value: Any) -> bytes:
+    return json.dumps(
+        value, default=str, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode()

@@ -23,7 +23,7 @@ from logwharf.events import Event
 
 from .config import EsConfig, redact_url
 from .deadletter import DeadLetterFile
-from .encoder import BulkEncoder, entries_of
+from .encoder import BulkEncoder, EncodedBatch, entries_of
 from .retry import Backoff, is_retryable_status, parse_retry_after
 from .transport import EsAuthError, EsTransport, EsUnavailable, Response
 
@@ -123,8 +123,16 @@ class BulkIndexer:
         self._pending_since = time.monotonic()
         return taken
 
+    async def write_encoded(self, encoded: EncodedBatch) -> None:
+        """Sends a body encoded elsewhere (by a worker process) as it is."""
+        self._raise_failure()
+        self.stats.accepted += encoded.count + len(encoded.rejected)
+        await self._send_encoded(encoded)
+
     async def _dispatch(self, events: list[Event]) -> None:
-        encoded = self.encoder.encode(events)
+        await self._send_encoded(self.encoder.encode(events))
+
+    async def _send_encoded(self, encoded: EncodedBatch) -> None:
         for event, reason in encoded.rejected:
             self._dead_letter_event(event, None, reason)
         if not encoded.count:

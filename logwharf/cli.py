@@ -159,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="longer lines are cut and tagged 'truncated' (env "
         "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
     )
+    rp.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=_env("LOGWHARF_WORKERS", str(min(os.cpu_count() or 1, 8))),
+        metavar="N",
+        help="processes that decode, process and encode (env LOGWHARF_WORKERS; default: one "
+        "per CPU, %(default)s here; inputs under 16 MiB are done in one)",
+    )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     return parser
 
@@ -242,6 +250,7 @@ def run_replay(args: argparse.Namespace) -> int:
         output=args.output,
         progress=sys.stderr.isatty() and not args.no_progress,
         max_event_bytes=args.max_event_bytes,
+        workers=args.workers,
     )
     report = asyncio.run(replay(options))
     print_summary(report, sys.stderr)

@@ -6,32 +6,41 @@ import sys
 from pathlib import Path
 from typing import IO
 
-import orjson
-
+from logwharf.elk.encoder import EncodedBatch, dump_lines, encode_document
 from logwharf.events import ID, INDEX, Event
 
-__all__ = ["NdjsonSink"]
+__all__ = ["NdjsonEncoder", "NdjsonSink"]
 
-_OPTIONS = orjson.OPT_APPEND_NEWLINE
+
+class NdjsonEncoder:
+    """Events as NDJSON lines, without the metadata keys (pure: runs in worker processes)."""
+
+    def encode(self, events: list[Event]) -> EncodedBatch:
+        for event in events:
+            event.pop(ID, None)
+            event.pop(INDEX, None)
+        body = dump_lines(events) if events else b""
+        if body is None:
+            body = b"".join(encode_document(event) + b"\n" for event in events)
+        return EncodedBatch(body, len(events), [])
 
 
 class NdjsonSink:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.written = 0
+        self.encoder = NdjsonEncoder()
         self._handle: IO[bytes] = path.open("wb") if path else sys.stdout.buffer
 
     async def write_batch(self, events: list[Event]) -> None:
-        lines = []
-        for event in events:
-            event.pop(ID, None)
-            event.pop(INDEX, None)
-            lines.append(orjson.dumps(event, default=str, option=_OPTIONS))
+        await self.write_encoded(self.encoder.encode(events))
+
+    async def write_encoded(self, encoded: EncodedBatch) -> None:
         try:
-            self._handle.write(b"".join(lines))
+            self._handle.write(encoded.body)
         except BrokenPipeError:
             raise SystemExit(1) from None  # `logwharf replay x | head`: the reader left
-        self.written += len(events)
+        self.written += encoded.count
 
     async def close(self) -> None:
         try:

@@ -12,17 +12,19 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from logwharf.elk.config import EsConfig
+from logwharf.elk.encoder import EncodedBatch
 from logwharf.elk.indexer import BulkIndexer
 from logwharf.elk.transport import EsError
 from logwharf.events import Event
-from logwharf.processor.default import DefaultProcessor
-from logwharf.processor.stage import Pipeline
+from logwharf.processor.timestamps import utc_iso
 from logwharf.shipper.files import FileProblem, FileSource
 
+from .blocks import Counters, Work, run_blocks
 from .ndjson_sink import NdjsonSink
 from .progress import Progress
 
@@ -30,9 +32,12 @@ __all__ = ["ReplayOptions", "ReplayReport", "replay"]
 
 log = logging.getLogger("logwharf")
 
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+
 
 class Sink(Protocol):
     async def write_batch(self, events: list[Event]) -> None: ...
+    async def write_encoded(self, encoded: EncodedBatch) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -43,6 +48,7 @@ class ReplayOptions:
     output: Path | None = None
     progress: bool = False
     max_event_bytes: int = 1024 * 1024
+    workers: int = 1
 
 
 @dataclass
@@ -82,8 +88,6 @@ async def replay(options: ReplayOptions) -> ReplayReport:
         max_event_bytes=options.max_event_bytes,
         on_problem=lambda problem: log.error("cannot read %s", problem),
     )
-    processor = DefaultProcessor()
-    pipeline = Pipeline([processor])
     sink: Sink
     indexer: BulkIndexer | None = None
     if options.es is not None:
@@ -94,11 +98,19 @@ async def replay(options: ReplayOptions) -> ReplayReport:
     else:
         sink = NdjsonSink(options.output)
         report.destination = str(options.output) if options.output else "stdout"
+    work = Work(
+        read_time=utc_iso(datetime.now(UTC)),
+        max_event_bytes=options.max_event_bytes,
+        bulk=indexer is not None,
+        index=options.es.index if options.es is not None else None,
+    )
+    workers = _worker_count(options)
 
     stop = asyncio.Event()
     _on_signals(stop)
     started = time.perf_counter()
     progress = Progress(options.files, source.stats.raw_bytes) if options.progress else None
+    counters = Counters()
     try:
         if indexer is not None:
             info = await _start(indexer, stop)
@@ -112,15 +124,17 @@ async def replay(options: ReplayOptions) -> ReplayReport:
                 version.get("distribution", "elasticsearch"),
                 version.get("number", "?"),
             )
-        async for batch in source.batches():
-            events = pipeline.process_batch(batch)
-            await sink.write_batch(events)
-            if progress is not None:
-                progress.update(source.stats.files_done, source.stats.events)
-            if stop.is_set():
-                report.interrupted = True
-                log.warning("stopping: finishing the requests in flight")
-                break
+        on_block = None
+        if progress is not None:
+            shown = progress
+
+            def on_block() -> None:
+                shown.update(source.stats.files_done, counters.events)
+
+        counters = await run_blocks(source, sink, work, workers, stop, counters, on_block)
+        if stop.is_set():
+            report.interrupted = True
+            log.warning("stopped: the requests in flight were finished")
         await sink.close()
     except EsError as error:
         report.fatal = f"Elasticsearch refused the run: {error}"
@@ -135,8 +149,21 @@ async def replay(options: ReplayOptions) -> ReplayReport:
             progress.close()
         _restore_signals()
         report.seconds = time.perf_counter() - started
-        _fill(report, source, processor, pipeline, sink, indexer)
+        _fill(report, source, counters, sink, indexer)
     return report
+
+
+def _worker_count(options: ReplayOptions) -> int:
+    """Worker processes pay off only for inputs of some size."""
+    if options.workers <= 1:
+        return 0
+    size = 0
+    for path in options.files:
+        try:
+            size += path.stat().st_size
+        except OSError:
+            pass
+    return options.workers if size >= PARALLEL_MIN_BYTES else 0
 
 
 async def _start(indexer: BulkIndexer, stop: asyncio.Event) -> dict[str, Any] | None:
@@ -155,19 +182,17 @@ async def _start(indexer: BulkIndexer, stop: asyncio.Event) -> dict[str, Any] | 
 def _fill(
     report: ReplayReport,
     source: FileSource,
-    processor: DefaultProcessor,
-    pipeline: Pipeline,
+    counters: Counters,
     sink: Sink,
     indexer: BulkIndexer | None,
 ) -> None:
-    stats = source.stats
-    report.lines = stats.lines
-    report.empty_lines = stats.empty_lines
-    report.events = stats.events
-    report.parsed = processor.json_parsed
-    report.parse_failures = processor.json_failures
-    report.processor_failures = processor.failures + pipeline.stats.failures
-    report.dropped = pipeline.stats.dropped
+    report.lines = source.stats.lines
+    report.empty_lines = counters.empty_lines
+    report.events = counters.events
+    report.parsed = counters.parsed
+    report.parse_failures = counters.parse_failures
+    report.processor_failures = counters.processor_failures
+    report.dropped = counters.dropped
     report.problems = source.problems
     if indexer is not None:
         indexer_stats = indexer.stats

@@ -73,14 +73,9 @@ class DefaultProcessor:
                         add_tag(event, JSON_FAILURE)
                         self.json_failures += 1
                     else:
-                        if type(app) is dict and not (
-                            len(message) > MAX_APP_DEPTH and _too_deep(message, app)
-                        ):
+                        if type(app) is dict:
                             self.json_parsed += 1
                             self._take_fields(event, app)
-                        elif type(app) is dict:
-                            add_tag(event, JSON_FAILURE)
-                            self.json_failures += 1
                         else:
                             self.json_other += 1
                 elif message:
@@ -145,23 +140,3 @@ def _set_level(event: Event, level: str) -> None:
         log["level"] = level
     else:
         event["log"] = {"level": level}
-
-
-# orjson writes at most 254 levels (and Elasticsearch maps 20 by default, refusing deeper
-# documents with a reason that goes to the dead letters): deeper JSON stays text.
-MAX_APP_DEPTH = 200
-
-
-def _too_deep(message: str, app: dict[str, object]) -> bool:
-    if message.count("{") + message.count("[") <= MAX_APP_DEPTH:
-        return False  # cannot be that deep: skip the walk
-    stack: list[tuple[object, int]] = [(app, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_APP_DEPTH:
-            return True
-        if type(value) is dict:
-            stack.extend((child, depth + 1) for child in value.values())
-        elif type(value) is list:
-            stack.extend((child, depth + 1) for child in value)
-    return False

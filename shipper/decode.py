@@ -17,7 +17,13 @@ from logwharf.events import Event
 from .ids import docker_event_id, file_event_id
 from .reader import Lines
 
-__all__ = ["DockerJsonDecoder", "FileContext", "TextDecoder", "detect_format"]
+__all__ = [
+    "DockerJsonDecoder",
+    "FileContext",
+    "TextDecoder",
+    "all_records_complete",
+    "detect_format",
+]
 
 TRUNCATED = "truncated"
 JSON_FAILURE = "_jsonparsefailure"
@@ -42,6 +48,19 @@ def detect_format(head: bytes) -> str:
             return "ndjson"
         return "text"
     return "text"
+
+
+# Docker writes the keys in this order; the quote after ``\\n`` cannot be inside a string
+# (quotes there are escaped), so each match is the end of one complete record's ``log``.
+_COMPLETE = b'\\n","stream":"'
+_AMBIGUOUS = b'\\\\n","stream":"'  # an escaped backslash, then a literal n: not a newline
+
+
+def all_records_complete(lines: list[bytes]) -> bool:
+    """True when every line is a Docker record whose ``log`` ends in a newline, judged on
+    the bytes alone: no 16 KiB partial record among them, so no state crosses their ends."""
+    blob = b"\n".join(lines)
+    return blob.count(_COMPLETE) == len(lines) and _AMBIGUOUS not in blob
 
 
 class FileContext:
@@ -136,6 +155,7 @@ class DockerJsonDecoder:
         # Position of an event among those with the same (time, stream): part of its id.
         self.last_time: dict[Any, Any] = {}
         self.position: dict[Any, int] = {}
+        self.first_time: dict[Any, Any] = {}  # per stream, the first time this decoder saw
         container = context.container
         self.container_id: str | None = container.get("id") if container else None
 
@@ -246,6 +266,8 @@ class DockerJsonDecoder:
             event["@timestamp"] = time
             if self.container_id is not None:
                 key = stream
+                if key not in self.first_time:
+                    self.first_time[key] = time
                 if self.last_time.get(key) == time:
                     self.position[key] += 1
                 else:

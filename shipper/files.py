@@ -17,9 +17,9 @@ from logwharf.events import Event
 from .decode import DockerJsonDecoder, FileContext, TextDecoder, detect_format
 from .ids import IDENTITY_BYTES, content_identity
 from .metadata import container_from_log_path
-from .reader import LineSplitter, ReadError, read_chunks
+from .reader import Lines, LineSplitter, ReadError, read_chunks
 
-__all__ = ["FileProblem", "FileSource", "FileSourceStats"]
+__all__ = ["Decoder", "FileBlock", "FileProblem", "FileSource", "FileSourceStats"]
 
 DEFAULT_CHUNK_BYTES = 256 * 1024
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
@@ -32,6 +32,19 @@ class FileProblem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+Decoder = DockerJsonDecoder | TextDecoder
+
+
+@dataclass
+class FileBlock:
+    """Lines of one file and that file's decoder, whose state runs on from block to block;
+    ``last`` marks the file's final block, after which ``decoder.finish()`` is due."""
+
+    decoder: Decoder
+    lines: Lines
+    last: bool
 
 
 @dataclass
@@ -65,10 +78,24 @@ class FileSource:
         self.problems: list[FileProblem] = []
 
     async def batches(self) -> AsyncIterator[list[Event]]:
+        """Decoded events, file after file."""
+        async for block in self.blocks():
+            decoder = block.decoder
+            events = decoder.decode(block.lines) if block.lines.lines else []
+            if block.last:
+                events += decoder.finish()
+                self.stats.empty_lines += decoder.empty_lines
+            self.stats.events += len(events)
+            if events:
+                yield events
+
+    async def blocks(self) -> AsyncIterator[FileBlock]:
+        """Lines not yet decoded, with the decoder of their file; for callers that decode
+        elsewhere (worker processes) and count ``events`` and ``empty_lines`` themselves."""
         for path in self.files:
             try:
-                async for batch in self._read_file(path):
-                    yield batch
+                async for block in self._read_file(path):
+                    yield block
             except ReadError as error:
                 problem = FileProblem(str(path), str(error))
                 self.problems.append(problem)
@@ -76,9 +103,9 @@ class FileSource:
                     self.on_problem(problem)
             self.stats.files_done += 1
 
-    async def _read_file(self, path: Path) -> AsyncIterator[list[Event]]:
+    async def _read_file(self, path: Path) -> AsyncIterator[FileBlock]:
         splitter = LineSplitter(self.max_event_bytes)
-        decoder: DockerJsonDecoder | TextDecoder | None = None
+        decoder: Decoder | None = None
         head = b""
         stats = self.stats
         async for chunk in read_chunks(path, self.chunk_bytes, stats.raw_bytes):
@@ -92,30 +119,21 @@ class FileSource:
                 chunk, head = head, b""
             batch = splitter.feed(chunk)
             if batch.lines:
-                decoded = decoder.decode(batch)
                 stats.lines += len(batch.lines)
-                stats.events += len(decoded)
-                if decoded:
-                    yield decoded
-        events: list[Event] = []
+                yield FileBlock(decoder, batch, last=False)
         if decoder is None:
             if not head:
                 return  # an empty file: nothing to read, nothing to report
             decoder = self._decoder(path, head)
             small = splitter.feed(head)
-            events += decoder.decode(small)
-            stats.lines += len(small.lines)
+            if small.lines:
+                stats.lines += len(small.lines)
+                yield FileBlock(decoder, small, last=False)
         last = splitter.finish()
-        if last.lines:
-            events += decoder.decode(last)
-        events += decoder.finish()
         stats.lines += len(last.lines)
-        stats.events += len(events)
-        stats.empty_lines += decoder.empty_lines
-        if events:
-            yield events
+        yield FileBlock(decoder, last, last=True)
 
-    def _decoder(self, path: Path, head: bytes) -> DockerJsonDecoder | TextDecoder:
+    def _decoder(self, path: Path, head: bytes) -> Decoder:
         kind = detect_format(head)
         self.stats.formats[kind] = self.stats.formats.get(kind, 0) + 1
         container = container_from_log_path(path.resolve())

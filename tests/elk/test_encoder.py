@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from logwharf.elk.encoder import BulkEncoder, EncodedBatch, entries_of
+from logwharf.elk.encoder import ENCODING_FAILURE, BulkEncoder, EncodedBatch, entries_of
 
 SENTINEL = "\x00logwharf\x00"
 
@@ -138,24 +138,34 @@ def test_values_orjson_cannot_write_are_encoded_another_way() -> None:
     assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1", "id-2"]
 
 
-def test_unencodable_events_are_rejected_with_a_reason_and_the_rest_is_sent() -> None:
+def test_fields_that_cannot_be_written_are_left_out_named_and_tagged() -> None:
     bad_key = event(1, app={(1, 2): "tuple key"})
     bad_nested_key = event(3, app={"k": {frozenset(): 1}})
     events = [event(0), bad_key, event(2), bad_nested_key]
     batch = BulkEncoder().encode(events)
     pairs = parsed(batch)
-    assert batch.count == 2
-    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-2"]
-    assert [e["message"] for e, _ in batch.rejected] == ["message 1", "message 3"]
-    for _, reason in batch.rejected:
-        assert reason.startswith("cannot be encoded as JSON")
+    assert batch.count == 4 and batch.rejected == []
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1", "id-2", "id-3"]
+    for index, (_, source) in enumerate(pairs):
+        if index in (1, 3):
+            assert "app" not in source
+            assert source["tags"] == [ENCODING_FAILURE]
+            assert "app" in source["error"]["message"]
+            assert source["message"] == f"message {index}"  # the rest of the event is kept
+        else:
+            assert "tags" not in source and "error" not in source
 
 
-def test_all_rejected_gives_an_empty_body() -> None:
-    batch = BulkEncoder().encode([event(0, app={(1,): 1})])
-    assert batch.count == 0
-    assert batch.body == b""
-    assert len(batch.rejected) == 1
+def test_json_nested_deeper_than_orjson_writes_is_still_sent_whole() -> None:
+    deep: dict[str, object] = {"leaf": 1}
+    for _ in range(400):
+        deep = {"a": deep}
+    batch = BulkEncoder().encode([event(0, app=deep)])
+    ((_, source),) = parsed(batch)
+    depth, node = 0, source["app"]
+    while "a" in node:
+        node, depth = node["a"], depth + 1
+    assert depth == 400 and node == {"leaf": 1}
 
 
 def test_empty_batch() -> None:
@@ -199,7 +209,10 @@ def test_moderately_deep_event_is_encoded() -> None:
     assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1"]
 
 
-def test_very_deep_event_is_rejected_not_raised() -> None:
+def test_very_deep_event_is_sent_without_the_field_that_is_too_deep() -> None:
     batch = BulkEncoder().encode([event(0, app=nested(1000)), event(1)])
-    assert [a["_id"] for a, _ in parsed(batch)] == ["id-1"]
-    assert len(batch.rejected) == 1
+    pairs = parsed(batch)
+    assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1"]
+    assert batch.rejected == []
+    first = pairs[0][1]
+    assert "app" not in first and first["tags"] == [ENCODING_FAILURE]

@@ -1,0 +1,223 @@
+"""Blocks of lines to the sink: decoded, processed and encoded here or in worker processes.
+
+The reader stays in this process and hands blocks of lines to a process pool; each worker
+decodes them with a fresh decoder, runs the pipeline and encodes the result, and the results
+are written to the sink in the order the blocks were read. A fresh decoder gives the same
+events as the file's own decoder only when no state crosses the block's edges, so:
+
+- A Docker block goes to a worker only if every line in it is a complete record (no 16 KiB
+  partial record, judged on the raw bytes) and the file's decoder holds no open partial;
+  other blocks are decoded here, in order, with the file's own decoder.
+- A Docker event's id counts its position among events with the same (time, stream).
+  A worker counts from zero; when its first time on a stream equals the last time the file
+  had on that stream, its ids would be off, and the block is done again here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from logwharf.elk.encoder import BulkEncoder, EncodedBatch
+from logwharf.events import Event
+from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.stage import Pipeline
+from logwharf.shipper.decode import (
+    DockerJsonDecoder,
+    FileContext,
+    TextDecoder,
+    all_records_complete,
+)
+from logwharf.shipper.files import FileBlock, FileSource
+from logwharf.shipper.reader import Lines
+
+from .ndjson_sink import NdjsonEncoder
+
+__all__ = ["Counters", "EncodedSink", "Work", "run_blocks"]
+
+
+class EncodedSink(Protocol):
+    async def write_batch(self, events: list[Event]) -> None: ...
+    async def write_encoded(self, encoded: EncodedBatch) -> None: ...
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a worker needs to build its own pipeline and encoder (must pickle)."""
+
+    read_time: str
+    max_event_bytes: int
+    bulk: bool
+    index: str | None
+
+    def build(self) -> tuple[Pipeline, DefaultProcessor, Callable[[list[Event]], EncodedBatch]]:
+        processor = DefaultProcessor(self.read_time)
+        encoder = BulkEncoder(self.index) if self.bulk else NdjsonEncoder()
+        return Pipeline([processor]), processor, encoder.encode
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    empty_lines: int = 0
+    parsed: int = 0
+    parse_failures: int = 0
+    processor_failures: int = 0
+    dropped: int = 0
+
+    def add(self, other: Counters) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Job:
+    context: FileContext
+    docker: bool
+    lines: Lines
+
+
+@dataclass
+class _Result:
+    encoded: EncodedBatch
+    counters: Counters
+    first_time: dict[Any, Any] = field(default_factory=dict)
+    last_time: dict[Any, Any] = field(default_factory=dict)
+    position: dict[Any, int] = field(default_factory=dict)
+
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(work: Work) -> None:
+    pipeline, processor, encode = work.build()
+    _worker.update(work=work, pipeline=pipeline, processor=processor, encode=encode)
+
+
+def _run_job(job: _Job) -> _Result:
+    work: Work = _worker["work"]
+    decoder: DockerJsonDecoder | TextDecoder = (
+        DockerJsonDecoder(job.context, work.max_event_bytes)
+        if job.docker
+        else TextDecoder(job.context)
+    )
+    events = decoder.decode(job.lines)
+    counters = _process(events, _worker["pipeline"], _worker["processor"])
+    counters.empty_lines = decoder.empty_lines
+    result = _Result(_worker["encode"](events), counters)
+    if isinstance(decoder, DockerJsonDecoder):
+        result.first_time, result.last_time = decoder.first_time, decoder.last_time
+        result.position = decoder.position
+    return result
+
+
+def _process(events: list[Event], pipeline: Pipeline, processor: DefaultProcessor) -> Counters:
+    """Runs the pipeline in place on ``events``; returns what it counted for them."""
+    before = (processor.json_parsed, processor.json_failures, processor.failures)
+    dropped, failures = pipeline.stats.dropped, pipeline.stats.failures
+    count = len(events)
+    events[:] = pipeline.process_batch(events)
+    return Counters(
+        events=count,
+        parsed=processor.json_parsed - before[0],
+        parse_failures=processor.json_failures - before[1],
+        processor_failures=processor.failures - before[2] + pipeline.stats.failures - failures,
+        dropped=pipeline.stats.dropped - dropped,
+    )
+
+
+async def run_blocks(
+    source: FileSource,
+    sink: EncodedSink,
+    work: Work,
+    workers: int,
+    stop: asyncio.Event,
+    totals: Counters,
+    progress: Callable[[], None] | None = None,
+) -> Counters:
+    """Reads ``source`` to its end (or until ``stop``), writing everything to ``sink``;
+    with ``workers`` 0 every block is done in this process."""
+    pipeline, processor, encode = work.build()
+    # spawn, not fork: this process has threads (file reads), and spawned workers are its
+    # own children, reaped at the end, so their CPU time is accounted to this run.
+    context = multiprocessing.get_context("spawn")
+    in_flight: deque[tuple[FileBlock, asyncio.Future[_Result]]] = deque()
+    loop = asyncio.get_running_loop()
+
+    async def settle_oldest() -> None:
+        block, future = in_flight.popleft()
+        result = await future
+        decoder = block.decoder
+        if isinstance(decoder, DockerJsonDecoder) and _positions_conflict(decoder, result):
+            await here(block)  # a worker could not know where the positions stood
+            return
+        if isinstance(decoder, DockerJsonDecoder):
+            decoder.last_time.update(result.last_time)
+            decoder.position.update(result.position)
+        totals.add(result.counters)
+        await sink.write_encoded(result.encoded)
+
+    async def here(block: FileBlock) -> None:
+        decoder = block.decoder
+        empty_before = decoder.empty_lines
+        events = decoder.decode(block.lines) if block.lines.lines else []
+        if block.last:
+            events += decoder.finish()
+        counters = _process(events, pipeline, processor)
+        counters.empty_lines = decoder.empty_lines - empty_before
+        totals.add(counters)
+        if events:
+            await sink.write_encoded(encode(events))
+
+    pool = (
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(work,))
+        if workers
+        else None
+    )
+    try:
+        async for block in source.blocks():
+            if pool is not None and _fits_a_worker(block):
+                job = _Job(
+                    block.decoder.context,
+                    isinstance(block.decoder, DockerJsonDecoder),
+                    block.lines,
+                )
+                future: Future[_Result] = pool.submit(_run_job, job)
+                in_flight.append((block, asyncio.wrap_future(future, loop=loop)))
+                while len(in_flight) > 2 * workers:
+                    await settle_oldest()
+            else:
+                while in_flight:
+                    await settle_oldest()
+                await here(block)
+            if progress is not None:
+                progress()
+            if stop.is_set():
+                break
+        while in_flight:
+            await settle_oldest()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return totals
+
+
+def _fits_a_worker(block: FileBlock) -> bool:
+    if block.last or len(block.lines.lines) < 64:
+        return False  # the end of a file (its decoder finishes it), or too small to ship
+    decoder = block.decoder
+    if isinstance(decoder, TextDecoder):
+        return True
+    return not decoder.partials and all_records_complete(block.lines.lines)
+
+
+def _positions_conflict(decoder: DockerJsonDecoder, result: _Result) -> bool:
+    if decoder.container_id is None:
+        return False  # ids of these files do not use positions
+    last = decoder.last_time
+    return any(last.get(stream) == time for stream, time in result.first_time.items())

@@ -1,0 +1,103 @@
+"""Worker processes must change nothing: the same bulk bodies, ids and counts as in-process.
+
+The inputs are built so that blocks end inside runs that carry state: Docker's 16 KiB
+partial records (both streams interleaved) and runs of equal timestamps, whose position is
+part of a container event's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+import logwharf.blocks as blocks
+from logwharf.blocks import Counters, Work, run_blocks
+from logwharf.elk.encoder import EncodedBatch
+from logwharf.events import Event
+from logwharf.shipper.files import FileSource
+
+CONTAINER = "c" * 64
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def write_batch(self, events: list[Event]) -> None:  # pragma: no cover - unused
+        raise AssertionError("run_blocks writes encoded bodies")
+
+    async def write_encoded(self, encoded: EncodedBatch) -> None:
+        self.bodies.append(encoded.body)
+
+
+def docker_line(log: str, stream: str, time: str) -> str:
+    return json.dumps({"log": log, "stream": stream, "time": time}, separators=(",", ":")) + "\n"
+
+
+def write_docker_log(path: Path, records: int, long_every: int) -> None:
+    lines = []
+    for n in range(records):
+        # Runs of three equal timestamps per stream, as a coarse clock gives.
+        time = f"2026-11-23T10:00:{(n // 3) % 60:02d}.{n // 180:09d}Z"
+        stream = "stderr" if n % 7 == 0 else "stdout"
+        if n % long_every == 0:  # a long line in 16 KiB pieces, other stream interleaved
+            text = f"long {n} " + "x" * 40_000
+            pieces = [text[i : i + 16384] for i in range(0, len(text), 16384)]
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                lines.append(docker_line(piece + ("\n" if last else ""), stream, time))
+                if not last:
+                    lines.append(docker_line(f'{{"msg":"between {n}"}}\n', "stderr", time))
+        else:
+            body = f'{{"level":"info","msg":"event {n}","n":{n}}}' if n % 5 else f"plain {n}"
+            lines.append(docker_line(body + "\n", stream, time))
+    path.write_text("".join(lines))
+
+
+async def run(files: list[Path], workers: int) -> tuple[bytes, Counters, int]:
+    source = FileSource(files, chunk_bytes=64 * 1024, host_name="test-host")
+    sink = Collect()
+    work = Work(
+        read_time="2026-11-23T12:00:00.000Z", max_event_bytes=1 << 20, bulk=True, index="logs"
+    )
+    counters = await run_blocks(source, sink, work, workers, asyncio.Event(), Counters())
+    return b"".join(sink.bodies), counters, source.stats.lines
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "containers" / CONTAINER
+    folder.mkdir(parents=True)
+    container_log = folder / f"{CONTAINER}-json.log"
+    write_docker_log(container_log, 12000, long_every=2999)
+    plain_docker = tmp_path / "copied.log"
+    write_docker_log(plain_docker, 8000, long_every=397)
+    text = tmp_path / "app.txt"
+    text.write_text("".join(f"2026-11-23 10:00:00 INFO line {n}\n" for n in range(5000)))
+    return [container_log, plain_docker, text]
+
+
+async def test_workers_give_exactly_the_in_process_output(
+    inputs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = []
+    fits = blocks._fits_a_worker
+
+    def counting(block: blocks.FileBlock) -> bool:
+        shipped.append(fits(block))
+        return shipped[-1]
+
+    monkeypatch.setattr(blocks, "_fits_a_worker", counting)
+    alone, alone_counters, lines = await run(inputs, 0)
+    shipped.clear()
+    parallel, parallel_counters, _ = await run(inputs, 2)
+    # Both kinds of block occurred: some went to workers, some had to stay here.
+    assert any(shipped) and not all(shipped)
+    assert parallel == alone
+    assert parallel_counters == alone_counters
+    ids = [json.loads(line)["create"]["_id"] for line in alone.splitlines()[0::2]]
+    assert len(ids) == len(set(ids)) == alone_counters.events
+    assert alone_counters.events + alone_counters.empty_lines < lines  # partials were joined
