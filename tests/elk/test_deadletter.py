@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from logwharf.elk.deadletter import DeadLetterFile
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from logwharf.elk.encoder import ENCODING_FAILURE, BulkEncoder, EncodedBatch, entries_of
 
 SENTINEL = "\x00logwharf\x00"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from logwharf.elk.config import DEFAULT_INDEX_PATTERN, EsConfig, redact_url
 from pydantic import SecretStr, ValidationError
+
+from logwharf.elk.config import DEFAULT_INDEX_PATTERN, EsConfig, redact_url
 
 
 def messages(error: ValidationError) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from logwharf.elk.retry import Backoff, is_retryable_status, parse_retry_after
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from logwharf.processor.default import DefaultProcessor
 
 READ_TIME = "2030-01-01T00:00:00.000Z"

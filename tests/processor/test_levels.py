@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from logwharf.processor.levels import level_from_text_line, normalize_level
 
 

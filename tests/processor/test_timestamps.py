@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from logwharf.processor.timestamps import normalize_timestamp, utc_iso
 
 # 2026-11-23T10:00:00Z as epoch seconds

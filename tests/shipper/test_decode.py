@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from logwharf.shipper.decode import DockerJsonDecoder, FileContext, TextDecoder, detect_format
 from logwharf.shipper.ids import docker_event_id, file_event_id
 from logwharf.shipper.reader import Lines, LineSplitter

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from logwharf.shipper.files import FileProblem, FileSource
 from logwharf.shipper.ids import content_identity, docker_event_id, file_event_id
 

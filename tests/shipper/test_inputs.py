@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from logwharf.shipper.inputs import InputProblem, expand_inputs, looks_like_log
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from logwharf.shipper.metadata import (
     container_from_inspect,
     container_from_log_path,

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from logwharf.shipper.reader import LineSplitter, ReadError, read_chunks
 
 # --- helpers ---------------------------------------------------------------------------
