@@ -34,7 +34,7 @@ from logwharf.shipper.decode import (
     all_records_complete,
 )
 from logwharf.shipper.files import FileBlock, FileSource
-from logwharf.shipper.reader import Lines
+from logwharf.shipper.reader import Lines, RawLines
 
 from .ndjson_sink import NdjsonEncoder
 
@@ -79,7 +79,7 @@ class Counters:
 class _Job:
     context: FileContext
     docker: bool
-    lines: Lines
+    lines: Lines | RawLines
 
 
 @dataclass
@@ -165,7 +165,7 @@ async def run_blocks(
     async def here(block: FileBlock) -> None:
         decoder = block.decoder
         empty_before = decoder.empty_lines
-        events = decoder.decode(block.lines) if block.lines.lines else []
+        events = decoder.decode(block.lines) if block.lines.count else []
         if block.last:
             events += decoder.finish()
         counters = _process(events, pipeline, processor)
@@ -208,12 +208,13 @@ async def run_blocks(
 
 
 def _fits_a_worker(block: FileBlock) -> bool:
-    if block.last or len(block.lines.lines) < 64:
+    if block.last or block.lines.count < 64:
         return False  # the end of a file (its decoder finishes it), or too small to ship
     decoder = block.decoder
     if isinstance(decoder, TextDecoder):
         return True
-    return not decoder.partials and all_records_complete(block.lines.lines)
+    lines = block.lines
+    return not decoder.partials and all_records_complete(lines.data, lines.count)
 
 
 def _positions_conflict(decoder: DockerJsonDecoder, result: _Result) -> bool:

@@ -15,7 +15,7 @@ import orjson
 from logwharf.events import Event
 
 from .ids import docker_event_id, file_event_id
-from .reader import Lines
+from .reader import Lines, RawLines
 
 __all__ = [
     "DockerJsonDecoder",
@@ -56,11 +56,11 @@ _COMPLETE = b'\\n","stream":"'
 _AMBIGUOUS = b'\\\\n","stream":"'  # an escaped backslash, then a literal n: not a newline
 
 
-def all_records_complete(lines: list[bytes]) -> bool:
-    """True when every line is a Docker record whose ``log`` ends in a newline, judged on
-    the bytes alone: no 16 KiB partial record among them, so no state crosses their ends."""
-    blob = b"\n".join(lines)
-    return blob.count(_COMPLETE) == len(lines) and _AMBIGUOUS not in blob
+def all_records_complete(data: bytes, count: int) -> bool:
+    """True when each of the ``count`` lines in ``data`` is a Docker record whose ``log``
+    ends in a newline, judged on the bytes alone: no 16 KiB partial record among them, so no
+    decoder state crosses their ends."""
+    return data.count(_COMPLETE) == count and _AMBIGUOUS not in data
 
 
 class FileContext:
@@ -108,7 +108,7 @@ class TextDecoder:
         self.context = context
         self.empty_lines = 0
 
-    def decode(self, batch: Lines) -> list[Event]:
+    def decode(self, batch: Lines | RawLines) -> list[Event]:
         events = []
         base_event = self.context.base_event
         truncated = batch.truncated
@@ -159,7 +159,7 @@ class DockerJsonDecoder:
         container = context.container
         self.container_id: str | None = container.get("id") if container else None
 
-    def decode(self, batch: Lines) -> list[Event]:
+    def decode(self, batch: Lines | RawLines) -> list[Event]:
         lines, offsets = batch.lines, batch.offsets
         if b"" in lines:
             kept = [(line, offset) for line, offset in zip(lines, offsets, strict=True) if line]

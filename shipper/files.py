@@ -17,11 +17,11 @@ from logwharf.events import Event
 from .decode import DockerJsonDecoder, FileContext, TextDecoder, detect_format
 from .ids import IDENTITY_BYTES, content_identity
 from .metadata import container_from_log_path
-from .reader import Lines, LineSplitter, ReadError, read_chunks
+from .reader import Lines, LineSplitter, RawLines, ReadError, read_chunks
 
 __all__ = ["Decoder", "FileBlock", "FileProblem", "FileSource", "FileSourceStats"]
 
-DEFAULT_CHUNK_BYTES = 256 * 1024
+DEFAULT_CHUNK_BYTES = 1024 * 1024
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 
 
@@ -43,7 +43,7 @@ class FileBlock:
     ``last`` marks the file's final block, after which ``decoder.finish()`` is due."""
 
     decoder: Decoder
-    lines: Lines
+    lines: Lines | RawLines
     last: bool
 
 
@@ -81,7 +81,7 @@ class FileSource:
         """Decoded events, file after file."""
         async for block in self.blocks():
             decoder = block.decoder
-            events = decoder.decode(block.lines) if block.lines.lines else []
+            events = decoder.decode(block.lines) if block.lines.count else []
             if block.last:
                 events += decoder.finish()
                 self.stats.empty_lines += decoder.empty_lines
@@ -118,16 +118,16 @@ class FileSource:
                 decoder = self._decoder(path, head)
                 chunk, head = head, b""
             batch = splitter.feed(chunk)
-            if batch.lines:
-                stats.lines += len(batch.lines)
+            if batch.count:
+                stats.lines += batch.count
                 yield FileBlock(decoder, batch, last=False)
         if decoder is None:
             if not head:
                 return  # an empty file: nothing to read, nothing to report
             decoder = self._decoder(path, head)
             small = splitter.feed(head)
-            if small.lines:
-                stats.lines += len(small.lines)
+            if small.count:
+                stats.lines += small.count
                 yield FileBlock(decoder, small, last=False)
         last = splitter.finish()
         stats.lines += len(last.lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiofiles
 
-__all__ = ["GZIP_MAGIC", "LineSplitter", "Lines", "ReadError", "read_chunks"]
+__all__ = ["GZIP_MAGIC", "LineSplitter", "Lines", "RawLines", "ReadError", "read_chunks"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -99,9 +99,88 @@ class Lines:
     offsets: list[int]
     truncated: set[int] = field(default_factory=set)  # offsets of lines cut at the limit
 
+    @property
+    def count(self) -> int:
+        return len(self.lines)
+
+    @property
+    def data(self) -> bytes:
+        return b"\n".join(self.lines)
+
+
+class RawLines:
+    """Complete lines still as one block of bytes, split on first use.
+
+    The reader only needs to know where the block ends; a worker process that gets the
+    block gets one bytes object (cheap to send) and splits it there. ``lines``, ``offsets``
+    and ``truncated`` are those of ``Lines``.
+    """
+
+    __slots__ = ("_split", "count", "cut_tail", "data", "limit", "start")
+
+    def __init__(
+        self,
+        data: bytes,
+        start: int,
+        limit: int,
+        count: int,
+        cut_tail: tuple[int, bytes] | None = None,
+    ) -> None:
+        self.data = data  # whole lines joined by newlines
+        self.start = start  # the offset of data[0]
+        self.limit = limit
+        self.count = count  # lines in data, and cut_tail
+        self.cut_tail = cut_tail  # a line cut at the limit, whose rest is skipped
+        self._split: Lines | None = None
+
+    def __getstate__(self) -> tuple[bytes, int, int, tuple[int, bytes] | None, int]:
+        return (self.data, self.start, self.limit, self.cut_tail, self.count)
+
+    def __setstate__(self, state: tuple[bytes, int, int, tuple[int, bytes] | None, int]) -> None:
+        self.data, self.start, self.limit, self.cut_tail, self.count = state
+        self._split = None
+
+    def split(self) -> Lines:
+        if self._split is None:
+            self._split = self._do_split()
+        return self._split
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.split().lines
+
+    @property
+    def offsets(self) -> list[int]:
+        return self.split().offsets
+
+    @property
+    def truncated(self) -> set[int]:
+        return self.split().truncated
+
+    def _do_split(self) -> Lines:
+        whole = self.count - (self.cut_tail is not None)
+        parts = self.data.split(b"\n") if whole else []
+        # Each line starts one past the end of the one before; accumulate() keeps it in C.
+        offsets = list(accumulate(map(add, map(len, parts), repeat(1)), initial=self.start))
+        offsets.pop()
+        result = Lines(parts, offsets)
+        limit = self.limit
+        if parts and max(map(len, parts)) > limit:
+            for index, line in enumerate(parts):
+                if len(line) > limit:
+                    parts[index] = _cut(line, limit)
+                    result.truncated.add(offsets[index])
+        if self.cut_tail is not None:
+            position, line = self.cut_tail
+            parts.append(line)
+            offsets.append(position)
+            result.truncated.add(position)
+        return result
+
 
 class LineSplitter:
-    """Splits a byte stream into lines, tracking offsets and cutting over-long lines."""
+    """Splits a byte stream into blocks of lines, tracking offsets and cutting over-long
+    lines; a line longer than ``max_line_bytes`` never stays in memory whole."""
 
     def __init__(self, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
@@ -109,38 +188,40 @@ class LineSplitter:
         self.position = 0  # offset of pending[0], or of the next byte while skipping
         self.skipping = False
 
-    def feed(self, data: bytes) -> Lines:
+    def feed(self, data: bytes) -> RawLines:
+        limit = self.max_line_bytes
         if self.skipping:
             newline = data.find(b"\n")
             if newline < 0:
                 self.position += len(data)
-                return Lines([], [])
+                return RawLines(b"", self.position, limit, 0)
             self.position += newline + 1
             data = data[newline + 1 :]
             self.skipping = False
-        parts = (self.pending + data if self.pending else data).split(b"\n")
-        tail = parts.pop()
-        # Each line starts one past the end of the one before; accumulate() keeps it in C.
-        offsets = list(accumulate(map(add, map(len, parts), repeat(1)), initial=self.position))
-        position = offsets.pop()
-        result = Lines(parts, offsets)
-        limit = self.max_line_bytes
-        if parts and max(map(len, parts)) > limit:
-            for index, line in enumerate(parts):
-                if len(line) > limit:
-                    parts[index] = _cut(line, limit)
-                    result.truncated.add(offsets[index])
+        buffer = self.pending + data if self.pending else data
+        end = buffer.rfind(b"\n")
+        start = self.position
+        if end < 0:
+            block: bytes | None = None
+            tail = buffer
+            position = start
+        else:
+            block = buffer[:end]
+            tail = buffer[end + 1 :]
+            position = start + end + 1
+        cut_tail = None
         if len(tail) > limit:
-            parts.append(_cut(tail, limit))
-            offsets.append(position)
-            result.truncated.add(position)
+            cut_tail = (position, _cut(tail, limit))
             self.position = position + len(tail)
             self.pending = b""
             self.skipping = True
         else:
             self.position = position
             self.pending = tail
-        return result
+        count = 0 if block is None else block.count(b"\n") + 1
+        if cut_tail is not None:
+            count += 1
+        return RawLines(block or b"", start, limit, count, cut_tail)
 
     def finish(self) -> Lines:
         """The last line when the file does not end with a newline."""
