@@ -16,10 +16,12 @@ events as the file's own decoder only when no state crosses the block's edges, s
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,6 +93,8 @@ class _Result:
     position: dict[Any, int] = field(default_factory=dict)
 
 
+log = logging.getLogger("logwharf")
+
 _worker: dict[str, Any] = {}
 
 
@@ -149,9 +153,26 @@ async def run_blocks(
     in_flight: deque[tuple[FileBlock, asyncio.Future[_Result]]] = deque()
     loop = asyncio.get_running_loop()
 
+    pool: ProcessPoolExecutor | None = (
+        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(work,))
+        if workers
+        else None
+    )
+
     async def settle_oldest() -> None:
+        nonlocal pool
         block, future = in_flight.popleft()
-        result = await future
+        try:
+            result = await future
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): its blocks are done here instead, and
+            # so is the rest of the input. Nothing is lost, it only goes slower.
+            if pool is not None:
+                log.error("a worker process died; going on without worker processes")
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+            await here(block)
+            return
         decoder = block.decoder
         if isinstance(decoder, DockerJsonDecoder) and _positions_conflict(decoder, result):
             await here(block)  # a worker could not know where the positions stood
@@ -174,11 +195,6 @@ async def run_blocks(
         if events:
             await sink.write_encoded(encode(events))
 
-    pool = (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(work,))
-        if workers
-        else None
-    )
     try:
         async for block in source.blocks():
             if pool is not None and _fits_a_worker(block):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +104,36 @@ async def test_workers_give_exactly_the_in_process_output(
     ids = [json.loads(line)["create"]["_id"] for line in alone.splitlines()[0::2]]
     assert len(ids) == len(set(ids)) == alone_counters.events
     assert alone_counters.events + alone_counters.empty_lines < lines  # partials were joined
+
+
+class DyingWork(Work):
+    """Its workers die on the block that holds "line 3000", as an OOM kill would end them."""
+
+    def build(self) -> tuple[Any, Any, Any]:
+        pipeline, processor, encode = super().build()
+
+        def encode_or_die(events: list[Event]) -> EncodedBatch:
+            if multiprocessing.parent_process() is not None and any(
+                e["message"].endswith("line 3000") for e in events
+            ):
+                os._exit(1)
+            return encode(events)
+
+        return pipeline, processor, encode_or_die
+
+
+async def test_a_dead_worker_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = tmp_path / "app.txt"
+    text.write_text("".join(f"2026-11-23 10:00:00 INFO line {n}\n" for n in range(20000)))
+    expected, expected_counters, _ = await run([text], 0)
+    source = FileSource([text], chunk_bytes=64 * 1024, host_name="test-host")
+    sink = Collect()
+    work = DyingWork(
+        read_time="2026-11-23T12:00:00.000Z", max_event_bytes=1 << 20, bulk=True, index="logs"
+    )
+    counters = await run_blocks(source, sink, work, 2, asyncio.Event(), Counters())
+    assert b"".join(sink.bodies) == expected
+    assert counters == expected_counters
+    assert "a worker process died" in caplog.text
