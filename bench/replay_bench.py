@@ -224,6 +224,7 @@ def run_once(
         "cpu_seconds_per_million": round(cpu / n * 1e6, 3) if n else None,
         "cores_used": round(cpu / wall, 3) if wall else None,
         "peak_rss_mb": round(rusage.ru_maxrss / 1024, 1),
+        "peak_rss_total_mb": round(TREE_RSS[0], 1),
         "vm_hwm_mb_polled": round(hwm, 1) if hwm is not None else None,
         "sink": sink_counts,
         "sink_cpu_seconds": round(sink_cpu, 3),
@@ -248,10 +249,33 @@ def _self_cpu_seconds() -> float:
     return times.user + times.system
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (worker processes), summed."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+TREE_RSS: list[float] = [0.0]  # the largest sum seen during the last _wait
+
+
 def _wait(child: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any, float | None, bool]:
-    """os.wait4 for the child's own rusage; polls VmHWM on the way (a cross-check)."""
+    """os.wait4 for the child's rusage (its reaped worker processes included: CPU summed,
+    ru_maxrss the largest single process); polls VmHWM and the whole tree's RSS on the way."""
     deadline = time.monotonic() + timeout
     hwm: float | None = None
+    TREE_RSS[0] = 0.0
     timed_out = False
     signalled = 0
     while True:
@@ -259,6 +283,7 @@ def _wait(child: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any, flo
         if pid == child.pid:
             child.returncode = os.waitstatus_to_exitcode(status)
             return status, rusage, hwm, timed_out
+        TREE_RSS[0] = max(TREE_RSS[0], _tree_rss_mb(child.pid))
         sample = _vm_hwm_mb(child.pid)
         if sample is not None:
             hwm = sample if hwm is None else max(hwm, sample)
@@ -347,6 +372,7 @@ COLUMNS = [
     ("CPU-s/1M", "{:.2f}"),
     ("cores", "{:.2f}"),
     ("RSS MB", "{:.0f}"),
+    ("RSS all MB", "{:.0f}"),
     ("sink docs", "{:,}"),
     ("reqs", "{:,}"),
     ("429s", "{:,}"),
@@ -382,6 +408,7 @@ def _row(result: dict[str, Any]) -> list[str]:
             result["cpu_seconds_per_million"],
             result["cores_used"],
             result["peak_rss_mb"],
+            result["peak_rss_total_mb"],
             result["sink"]["docs"],
             result["sink"]["requests"],
             result["sink"]["rejected"],
@@ -400,6 +427,7 @@ MEDIAN_OF = (
     "cpu_seconds_per_million",
     "cores_used",
     "peak_rss_mb",
+    "peak_rss_total_mb",
 )
 
 

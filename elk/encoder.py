@@ -57,12 +57,13 @@ def dump_lines(items: list[Any]) -> bytes | None:
 class EncodedBatch:
     """A ready ``_bulk`` body for ``count`` events, and the events that could not be encoded."""
 
-    __slots__ = ("body", "count", "rejected")
+    __slots__ = ("body", "count", "gzipped", "rejected")
 
     def __init__(self, body: bytes, count: int, rejected: list[tuple[Event, str]]) -> None:
         self.body = body
         self.count = count
         self.rejected = rejected
+        self.gzipped: bytes | None = None  # the body gzipped, when a worker did it already
 
 
 def entries_of(body: bytes) -> list[bytes]:

@@ -138,7 +138,7 @@ class BulkIndexer:
         if not encoded.count:
             return
         if len(encoded.body) <= self.config.batch_bytes:
-            await self._start_request(encoded.body, encoded.count)
+            await self._start_request(encoded.body, encoded.count, encoded.gzipped)
             return
         group: list[bytes] = []
         size = 0
@@ -150,9 +150,9 @@ class BulkIndexer:
             size += len(entry)
         await self._start_request(b"".join(group), len(group))
 
-    async def _start_request(self, body: bytes, count: int) -> None:
+    async def _start_request(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
         await self._slots.acquire()
-        task = asyncio.create_task(self._send(body, count))
+        task = asyncio.create_task(self._send(body, count, gzipped))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -163,9 +163,9 @@ class BulkIndexer:
             if self._pending and time.monotonic() - self._pending_since >= interval:
                 await self.flush()
 
-    async def _send(self, body: bytes, count: int) -> None:
+    async def _send(self, body: bytes, count: int, gzipped: bytes | None) -> None:
         try:
-            await self._deliver(body, count)
+            await self._deliver(body, count, gzipped)
         except EsAuthError as error:
             self._failure = error
         except BaseException as error:
@@ -174,7 +174,7 @@ class BulkIndexer:
         finally:
             self._slots.release()
 
-    async def _deliver(self, body: bytes, count: int) -> None:
+    async def _deliver(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
         """Sends until every entry is indexed, present, or dead-lettered."""
         item_backoff = Backoff()
         request_backoff = Backoff(first=0.5, cap=30.0)
@@ -182,7 +182,7 @@ class BulkIndexer:
         while count:
             started = time.perf_counter()
             try:
-                response = await self.transport.bulk(body)
+                response = await self.transport.bulk(body, gzipped)
             except EsUnavailable as error:
                 self.stats.request_retries += 1
                 delay = request_backoff.next_delay()
@@ -210,13 +210,13 @@ class BulkIndexer:
                         self._dead_letter_entry(entry, 429, reason)
                     return
                 self.stats.retried += len(again)
-                body, count = b"".join(again), len(again)
+                body, count, gzipped = b"".join(again), len(again), None
                 await asyncio.sleep(item_backoff.next_delay())
             elif status == 413 and count > 1:
                 entries = entries_of(body)
                 half = len(entries) // 2
                 await self._deliver(b"".join(entries[:half]), half)
-                body, count = b"".join(entries[half:]), len(entries) - half
+                body, count, gzipped = b"".join(entries[half:]), len(entries) - half, None
             elif is_retryable_status(status):
                 self.stats.request_retries += 1
                 delay = request_backoff.next_delay(parse_retry_after(response.retry_after))

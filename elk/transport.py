@@ -132,11 +132,13 @@ class EsTransport:
         body: bytes | None = None,
         content_type: str = "application/json",
         compress: bool = False,
+        compressed: bytes | None = None,
     ) -> Response:
         """One request, tried on each host in turn until one answers."""
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         if body is not None and compress:
-            body = await asyncio.to_thread(gzip.compress, body, 1, mtime=0)
+            # zlib lets go of the GIL: a thread compresses while the loop goes on.
+            body = compressed or await asyncio.to_thread(gzip.compress, body, 1, mtime=0)
             headers["Content-Encoding"] = "gzip"
         session = await self.session()
         problems = []
@@ -170,9 +172,15 @@ class EsTransport:
             )
         return info
 
-    async def bulk(self, body: bytes) -> Response:
+    async def bulk(self, body: bytes, compressed: bytes | None = None) -> Response:
+        """``compressed``: ``body`` already gzipped (by a worker process), if at hand."""
         return await self.request(
-            "POST", "/_bulk", body, "application/x-ndjson", compress=self.config.gzip
+            "POST",
+            "/_bulk",
+            body,
+            "application/x-ndjson",
+            compress=self.config.gzip,
+            compressed=compressed,
         )
 
 

@@ -103,6 +103,7 @@ async def replay(options: ReplayOptions) -> ReplayReport:
         max_event_bytes=options.max_event_bytes,
         bulk=indexer is not None,
         index=options.es.index if options.es is not None else None,
+        gzip=options.es.gzip if options.es is not None else False,
     )
     workers = _worker_count(options)
 

@@ -8,6 +8,7 @@ part of a container event's id.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import multiprocessing
 import os
@@ -28,12 +29,14 @@ CONTAINER = "c" * 64
 class Collect:
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
+        self.batches: list[EncodedBatch] = []
 
     async def write_batch(self, events: list[Event]) -> None:  # pragma: no cover - unused
         raise AssertionError("run_blocks writes encoded bodies")
 
     async def write_encoded(self, encoded: EncodedBatch) -> None:
         self.bodies.append(encoded.body)
+        self.batches.append(encoded)
 
 
 def docker_line(log: str, stream: str, time: str) -> str:
@@ -137,3 +140,22 @@ async def test_a_dead_worker_loses_nothing(
     assert b"".join(sink.bodies) == expected
     assert counters == expected_counters
     assert "a worker process died" in caplog.text
+
+
+async def test_workers_gzip_the_bodies_they_encode(tmp_path: Path) -> None:
+    text = tmp_path / "app.txt"
+    text.write_text("".join(f"2026-11-23 10:00:00 WARN line {n}\n" for n in range(20000)))
+    source = FileSource([text], chunk_bytes=64 * 1024, host_name="test-host")
+    sink = Collect()
+    work = Work(
+        read_time="2026-11-23T12:00:00.000Z",
+        max_event_bytes=1 << 20,
+        bulk=True,
+        index="logs",
+        gzip=True,
+    )
+    await run_blocks(source, sink, work, 2, asyncio.Event(), Counters())
+    gzipped = [encoded for encoded in sink.batches if encoded.gzipped is not None]
+    assert gzipped  # the workers did it; the last block (done here) is left to the transport
+    for encoded in gzipped:
+        assert gzip.decompress(encoded.gzipped) == encoded.body

@@ -188,6 +188,15 @@ def test_index_option_puts_every_event_in_that_index(
     check_all(es, corpus, index="replayed-2026", read_window=(started, finished))
 
 
+def test_gzip_bulk_requests_index_every_event(es: Es, corpus: Corpus, run_logwharf: Any) -> None:
+    started = now_ns()
+    run = run_logwharf(["replay", *corpus.paths, "--es", es.url, "--index", "gz", "--gzip"])
+    finished = now_ns()
+    assert run.returncode == 0, run
+    assert es.indices() == {"gz": len(corpus.events)}
+    check_all(es, corpus, index="gz", read_window=(started, finished))
+
+
 def test_index_from_the_environment(es: Es, corpus: Corpus, run_logwharf: Any) -> None:
     run = run_logwharf(
         ["replay", corpus.ndjson],
