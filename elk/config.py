@@ -7,9 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["DEFAULT_INDEX_PATTERN", "EsConfig", "redact_url"]
+from .encoder import DEFAULT_INDEX_PATTERN
 
-DEFAULT_INDEX_PATTERN = "logs-docker-%Y.%m.%d"
+__all__ = ["DEFAULT_INDEX_PATTERN", "EsConfig", "redact_url"]
 
 
 def redact_url(url: str) -> str:

@@ -23,9 +23,8 @@ import orjson
 
 from logwharf.events import ID, INDEX, Event
 
-from .config import DEFAULT_INDEX_PATTERN
-
 __all__ = [
+    "DEFAULT_INDEX_PATTERN",
     "ENCODING_FAILURE",
     "BulkEncoder",
     "EncodedBatch",
@@ -34,6 +33,8 @@ __all__ = [
     "encode_document",
     "entries_of",
 ]
+
+DEFAULT_INDEX_PATTERN = "logs-docker-%Y.%m.%d"
 
 _dumps = orjson.dumps
 _SENTINEL = "\x00logwharf\x00"

@@ -16,127 +16,29 @@ events as the file's own decoder only when no state crosses the block's edges, s
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from logwharf.elk.encoder import BulkEncoder, EncodedBatch
+from logwharf.elk.encoder import EncodedBatch
 from logwharf.events import Event
-from logwharf.processor.default import DefaultProcessor
-from logwharf.processor.stage import Pipeline
-from logwharf.shipper.decode import (
-    DockerJsonDecoder,
-    FileContext,
-    TextDecoder,
-    all_records_complete,
-)
+from logwharf.shipper.decode import DockerJsonDecoder, TextDecoder, all_records_complete
 from logwharf.shipper.files import FileBlock, FileSource
-from logwharf.shipper.reader import Lines, RawLines
 
-from .ndjson_sink import NdjsonEncoder
+from .work import Counters, Job, JobResult, Work, init_worker, process_events, run_job
 
 __all__ = ["Counters", "EncodedSink", "Work", "run_blocks"]
+
+log = logging.getLogger("logwharf")
 
 
 class EncodedSink(Protocol):
     async def write_batch(self, events: list[Event]) -> None: ...
     async def write_encoded(self, encoded: EncodedBatch) -> None: ...
-
-
-@dataclass(frozen=True)
-class Work:
-    """What a worker needs to build its own pipeline and encoder (must pickle)."""
-
-    read_time: str
-    max_event_bytes: int
-    bulk: bool
-    index: str | None
-    gzip: bool = False  # gzip bulk bodies in the workers, where the CPU is
-
-    def build(self) -> tuple[Pipeline, DefaultProcessor, Callable[[list[Event]], EncodedBatch]]:
-        processor = DefaultProcessor(self.read_time)
-        encoder = BulkEncoder(self.index) if self.bulk else NdjsonEncoder()
-        return Pipeline([processor]), processor, encoder.encode
-
-
-@dataclass
-class Counters:
-    events: int = 0
-    empty_lines: int = 0
-    parsed: int = 0
-    parse_failures: int = 0
-    processor_failures: int = 0
-    dropped: int = 0
-
-    def add(self, other: Counters) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
-class _Job:
-    context: FileContext
-    docker: bool
-    lines: Lines | RawLines
-
-
-@dataclass
-class _Result:
-    encoded: EncodedBatch
-    counters: Counters
-    first_time: dict[Any, Any] = field(default_factory=dict)
-    last_time: dict[Any, Any] = field(default_factory=dict)
-    position: dict[Any, int] = field(default_factory=dict)
-
-
-log = logging.getLogger("logwharf")
-
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(work: Work) -> None:
-    pipeline, processor, encode = work.build()
-    _worker.update(work=work, pipeline=pipeline, processor=processor, encode=encode)
-
-
-def _run_job(job: _Job) -> _Result:
-    work: Work = _worker["work"]
-    decoder: DockerJsonDecoder | TextDecoder = (
-        DockerJsonDecoder(job.context, work.max_event_bytes)
-        if job.docker
-        else TextDecoder(job.context)
-    )
-    events = decoder.decode(job.lines)
-    counters = _process(events, _worker["pipeline"], _worker["processor"])
-    counters.empty_lines = decoder.empty_lines
-    result = _Result(_worker["encode"](events), counters)
-    if work.gzip and result.encoded.body:
-        result.encoded.gzipped = gzip.compress(result.encoded.body, 1, mtime=0)
-    if isinstance(decoder, DockerJsonDecoder):
-        result.first_time, result.last_time = decoder.first_time, decoder.last_time
-        result.position = decoder.position
-    return result
-
-
-def _process(events: list[Event], pipeline: Pipeline, processor: DefaultProcessor) -> Counters:
-    """Runs the pipeline in place on ``events``; returns what it counted for them."""
-    before = (processor.json_parsed, processor.json_failures, processor.failures)
-    dropped, failures = pipeline.stats.dropped, pipeline.stats.failures
-    count = len(events)
-    events[:] = pipeline.process_batch(events)
-    return Counters(
-        events=count,
-        parsed=processor.json_parsed - before[0],
-        parse_failures=processor.json_failures - before[1],
-        processor_failures=processor.failures - before[2] + pipeline.stats.failures - failures,
-        dropped=pipeline.stats.dropped - dropped,
-    )
 
 
 async def run_blocks(
@@ -154,11 +56,11 @@ async def run_blocks(
     # spawn, not fork: this process has threads (file reads), and spawned workers are its
     # own children, reaped at the end, so their CPU time is accounted to this run.
     context = multiprocessing.get_context("spawn")
-    in_flight: deque[tuple[FileBlock, asyncio.Future[_Result]]] = deque()
+    in_flight: deque[tuple[FileBlock, asyncio.Future[JobResult]]] = deque()
     loop = asyncio.get_running_loop()
 
     pool: ProcessPoolExecutor | None = (
-        ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(work,))
+        ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(work,))
         if workers
         else None
     )
@@ -173,7 +75,7 @@ async def run_blocks(
             # so is the rest of the input. Nothing is lost, it only goes slower.
             if pool is not None:
                 log.error("a worker process died; going on without worker processes")
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False)  # its futures all fail alike: each is redone here
                 pool = None
             await here(block)
             return
@@ -193,7 +95,7 @@ async def run_blocks(
         events = decoder.decode(block.lines) if block.lines.count else []
         if block.last:
             events += decoder.finish()
-        counters = _process(events, pipeline, processor)
+        counters = process_events(events, pipeline, processor)
         counters.empty_lines = decoder.empty_lines - empty_before
         totals.add(counters)
         if events:
@@ -202,12 +104,12 @@ async def run_blocks(
     try:
         async for block in source.blocks():
             if pool is not None and _fits_a_worker(block):
-                job = _Job(
+                job = Job(
                     block.decoder.context,
                     isinstance(block.decoder, DockerJsonDecoder),
                     block.lines,
                 )
-                future: Future[_Result] = pool.submit(_run_job, job)
+                future: Future[JobResult] = pool.submit(run_job, job)
                 in_flight.append((block, asyncio.wrap_future(future, loop=loop)))
                 while len(in_flight) > 2 * workers:
                     await settle_oldest()
@@ -237,7 +139,7 @@ def _fits_a_worker(block: FileBlock) -> bool:
     return not decoder.partials and all_records_complete(lines.data, lines.count)
 
 
-def _positions_conflict(decoder: DockerJsonDecoder, result: _Result) -> bool:
+def _positions_conflict(decoder: DockerJsonDecoder, result: JobResult) -> bool:
     if decoder.container_id is None:
         return False  # ids of these files do not use positions
     last = decoder.last_time

@@ -14,8 +14,6 @@ from itertools import accumulate, repeat
 from operator import add
 from pathlib import Path
 
-import aiofiles
-
 __all__ = ["GZIP_MAGIC", "LineSplitter", "Lines", "RawLines", "ReadError", "read_chunks"]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -29,6 +27,8 @@ async def read_chunks(
     path: Path, chunk_bytes: int, progress: list[int] | None = None
 ) -> AsyncIterator[bytes]:
     """The file's content in chunks, inflated if it is gzip; ``progress[0]`` counts raw bytes."""
+    import aiofiles  # here, not at the top: worker processes import this module, never read
+
     try:
         async with aiofiles.open(path, "rb") as handle:
             first = await handle.read(max(chunk_bytes, len(GZIP_MAGIC)))

@@ -1,0 +1,126 @@
+"""The work of a worker process: decode a block, run the pipeline, encode the result.
+
+Kept apart from the runtime that reads and sends, so that a worker imports only what this
+work needs (no HTTP client, no configuration models): each worker is a whole interpreter.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from logwharf.elk.encoder import BulkEncoder, EncodedBatch
+from logwharf.events import Event
+from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.stage import Pipeline
+from logwharf.shipper.decode import DockerJsonDecoder, FileContext, TextDecoder
+from logwharf.shipper.reader import Lines, RawLines
+
+from .ndjson_sink import NdjsonEncoder
+
+__all__ = [
+    "Counters",
+    "Job",
+    "JobResult",
+    "Work",
+    "init_worker",
+    "process_events",
+    "run_job",
+]
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a worker needs to build its own pipeline and encoder (must pickle)."""
+
+    read_time: str
+    max_event_bytes: int
+    bulk: bool
+    index: str | None
+    gzip: bool = False  # gzip bulk bodies in the workers, where the CPU is
+
+    def build(self) -> tuple[Pipeline, DefaultProcessor, Callable[[list[Event]], EncodedBatch]]:
+        processor = DefaultProcessor(self.read_time)
+        encoder = BulkEncoder(self.index) if self.bulk else NdjsonEncoder()
+        return Pipeline([processor]), processor, encoder.encode
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    empty_lines: int = 0
+    parsed: int = 0
+    parse_failures: int = 0
+    processor_failures: int = 0
+    dropped: int = 0
+
+    def add(self, other: Counters) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Job:
+    context: FileContext
+    docker: bool
+    lines: Lines | RawLines
+
+
+@dataclass
+class JobResult:
+    encoded: EncodedBatch
+    counters: Counters
+    first_time: dict[Any, Any] = field(default_factory=dict)
+    last_time: dict[Any, Any] = field(default_factory=dict)
+    position: dict[Any, int] = field(default_factory=dict)
+
+
+_worker: dict[str, Any] = {}
+
+
+def init_worker(work: Work) -> None:
+    pipeline, processor, encode = work.build()
+    _worker.update(work=work, pipeline=pipeline, processor=processor, encode=encode)
+    # A block's events all live until it is encoded, so young collections find nothing to
+    # free and only promote them; collect less often (a worker makes few reference cycles).
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 1_000)
+
+
+def run_job(job: Job) -> JobResult:
+    work: Work = _worker["work"]
+    decoder: DockerJsonDecoder | TextDecoder = (
+        DockerJsonDecoder(job.context, work.max_event_bytes)
+        if job.docker
+        else TextDecoder(job.context)
+    )
+    events = decoder.decode(job.lines)
+    counters = process_events(events, _worker["pipeline"], _worker["processor"])
+    counters.empty_lines = decoder.empty_lines
+    result = JobResult(_worker["encode"](events), counters)
+    if work.gzip and result.encoded.body:
+        result.encoded.gzipped = gzip.compress(result.encoded.body, 1, mtime=0)
+    if isinstance(decoder, DockerJsonDecoder):
+        result.first_time, result.last_time = decoder.first_time, decoder.last_time
+        result.position = decoder.position
+    return result
+
+
+def process_events(
+    events: list[Event], pipeline: Pipeline, processor: DefaultProcessor
+) -> Counters:
+    """Runs the pipeline in place on ``events``; returns what it counted for them."""
+    before = (processor.json_parsed, processor.json_failures, processor.failures)
+    dropped, failures = pipeline.stats.dropped, pipeline.stats.failures
+    count = len(events)
+    events[:] = pipeline.process_batch(events)
+    return Counters(
+        events=count,
+        parsed=processor.json_parsed - before[0],
+        parse_failures=processor.json_failures - before[1],
+        processor_failures=(processor.failures - before[2]) + (pipeline.stats.failures - failures),
+        dropped=pipeline.stats.dropped - dropped,
+    )
