@@ -1,7 +1,9 @@
 """``BulkIndexer``: batches events into ``_bulk`` requests and accounts for every item.
 
 - Flushes on event count, bytes or time, whichever comes first; at most ``concurrency``
-  requests in flight, so ``write_batch`` waits when Elasticsearch is slow (backpressure).
+  requests on the wire and four times as many batches held (a batch waiting out a retry
+  backoff does not take a connection), so ``write_batch`` waits when Elasticsearch is slow
+  (backpressure).
 - Reads every item of every response: 2xx indexed, 409 on ``create`` already present,
   429/5xx retried (only those items) with backoff, anything else dead-lettered with
   Elasticsearch's reason. A request that gets no answer is retried until it gets one; 413
@@ -25,7 +27,7 @@ from .config import EsConfig, redact_url
 from .deadletter import DeadLetterFile
 from .encoder import BulkEncoder, EncodedBatch, entries_of
 from .retry import Backoff, is_retryable_status, parse_retry_after
-from .transport import EsAuthError, EsTransport, EsUnavailable, Response
+from .transport import EsAuthError, EsError, EsTransport, EsUnavailable, Response
 
 __all__ = ["BulkIndexer", "IndexerStats"]
 
@@ -63,7 +65,10 @@ class BulkIndexer:
         self.stats = IndexerStats()
         self._pending: list[Event] = []
         self._pending_since = 0.0
+        # At most `concurrency` requests on the wire; at most a few times that many batches
+        # held at all (waiting out a backoff holds a batch, not a connection).
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._held = asyncio.Semaphore(4 * config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
         self._timer: asyncio.Task[None] | None = None
@@ -151,7 +156,7 @@ class BulkIndexer:
         await self._start_request(b"".join(group), len(group))
 
     async def _start_request(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
-        await self._slots.acquire()
+        await self._held.acquire()
         task = asyncio.create_task(self._send(body, count, gzipped))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -172,7 +177,7 @@ class BulkIndexer:
             self._failure = error
             raise
         finally:
-            self._slots.release()
+            self._held.release()
 
     async def _deliver(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
         """Sends until every entry is indexed, present, or dead-lettered."""
@@ -180,9 +185,10 @@ class BulkIndexer:
         request_backoff = Backoff(first=0.5, cap=30.0)
         item_attempts = 0
         while count:
-            started = time.perf_counter()
             try:
-                response = await self.transport.bulk(body, gzipped)
+                async with self._slots:
+                    started = time.perf_counter()
+                    response = await self.transport.bulk(body, gzipped)
             except EsUnavailable as error:
                 self.stats.request_retries += 1
                 delay = request_backoff.next_delay()
@@ -242,10 +248,13 @@ class BulkIndexer:
             return []
         items = orjson.loads(answer).get("items") or []
         if len(items) != count:
-            raise RuntimeError(f"bulk response has {len(items)} items for {count} sent")
-        again = []
+            raise EsError(
+                f"a bulk answer has {len(items)} items for {count} sent; is it Elasticsearch?"
+            )
+        retry: list[int] = []
+        refused: list[tuple[int, int, str]] = []
         stats = self.stats
-        for entry, item in zip(entries_of(body), items, strict=True):
+        for position, item in enumerate(items):
             result = next(iter(item.values()))
             status = result.get("status", 0)
             if 200 <= status < 300:
@@ -253,10 +262,19 @@ class BulkIndexer:
             elif status == 409:
                 stats.duplicates += 1
             elif is_retryable_status(status):
-                again.append(entry)
+                retry.append(position)
             else:
-                self._dead_letter_entry(entry, status, _item_reason(result.get("error")))
-        return again
+                refused.append((position, status, _item_reason(result.get("error"))))
+        if not retry and not refused:
+            return []
+        lines = body.split(b"\n")  # only now: most answers need no entry at all
+
+        def entry(position: int) -> bytes:
+            return lines[2 * position] + b"\n" + lines[2 * position + 1] + b"\n"
+
+        for position, status, reason in refused:
+            self._dead_letter_entry(entry(position), status, reason)
+        return [entry(position) for position in retry]
 
     def _dead_letter_entry(self, entry: bytes, status: int | None, reason: str) -> None:
         action_line, _, source_line = entry.rstrip(b"\n").partition(b"\n")

@@ -55,12 +55,7 @@ class ReplayOptions:
 class ReplayReport:
     files: int = 0
     lines: int = 0
-    empty_lines: int = 0
-    events: int = 0
-    parsed: int = 0
-    parse_failures: int = 0
-    processor_failures: int = 0
-    dropped: int = 0
+    counts: Counters = field(default_factory=Counters)  # events, parsed, dropped, ...
     written: int = 0  # to stdout or a file
     indexed: int = 0
     duplicates: int = 0
@@ -188,12 +183,7 @@ def _fill(
     indexer: BulkIndexer | None,
 ) -> None:
     report.lines = source.stats.lines
-    report.empty_lines = counters.empty_lines
-    report.events = counters.events
-    report.parsed = counters.parsed
-    report.parse_failures = counters.parse_failures
-    report.processor_failures = counters.processor_failures
-    report.dropped = counters.dropped
+    report.counts = counters
     report.problems = source.problems
     if indexer is not None:
         indexer_stats = indexer.stats
@@ -201,7 +191,7 @@ def _fill(
         report.duplicates = indexer_stats.duplicates
         report.retried = indexer_stats.retried
         report.dead_lettered = indexer_stats.dead_lettered
-        report.undelivered = report.events - report.dropped - indexer_stats.settled
+        report.undelivered = counters.events - counters.dropped - indexer_stats.settled
     elif isinstance(sink, NdjsonSink):
         report.written = sink.written
 

@@ -10,16 +10,17 @@ __all__ = ["print_summary"]
 
 
 def print_summary(report: ReplayReport, out: TextIO) -> None:
-    rate = report.events / report.seconds if report.seconds > 0 else 0.0
+    counts = report.counts
+    rate = counts.events / report.seconds if report.seconds > 0 else 0.0
     lines = [
         f"replayed {report.files} file(s) into {report.destination}",
-        f"  read           {report.events:>12,} events from {report.lines:,} lines"
-        + (f" ({report.empty_lines:,} empty lines skipped)" if report.empty_lines else ""),
-        f"  parsed         {report.parsed:>12,} JSON application lines"
+        f"  read           {counts.events:>12,} events from {report.lines:,} lines"
+        + (f" ({counts.empty_lines:,} empty lines skipped)" if counts.empty_lines else ""),
+        f"  parsed         {counts.parsed:>12,} JSON application lines"
         + (
-            f", {report.parse_failures:,} tagged _jsonparsefailure" if report.parse_failures else ""
+            f", {counts.parse_failures:,} tagged _jsonparsefailure" if counts.parse_failures else ""
         ),
-        f"  dropped        {report.dropped:>12,}",
+        f"  dropped        {counts.dropped:>12,}",
     ]
     if not report.to_elasticsearch:
         lines.append(f"  written        {report.written:>12,}")
@@ -37,9 +38,9 @@ def print_summary(report: ReplayReport, out: TextIO) -> None:
                 f"  NOT DELIVERED  {report.undelivered:>12,} (run stopped before "
                 "Elasticsearch acknowledged them; replay again to send them)"
             )
-    if report.processor_failures:
+    if counts.processor_failures:
         lines.append(
-            f"  processor failures {report.processor_failures:,} (tagged _processorfailure)"
+            f"  processor failures {counts.processor_failures:,} (tagged _processorfailure)"
         )
     lines.append(f"  seconds        {report.seconds:>12,.2f}")
     lines.append(f"  events/s       {rate:>12,.0f}")
