@@ -65,18 +65,21 @@ async def run_blocks(
         else None
     )
 
-    async def settle_oldest() -> None:
+    def drop_pool() -> None:
+        # A worker died (killed, out of memory): its blocks are done here instead, and so is
+        # the rest of the input. Nothing is lost, it only goes slower.
         nonlocal pool
+        if pool is not None:
+            log.error("a worker process died; going on without worker processes")
+            pool.shutdown(wait=False)  # its futures all fail alike: each is redone here
+            pool = None
+
+    async def settle_oldest() -> None:
         block, future = in_flight.popleft()
         try:
             result = await future
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): its blocks are done here instead, and
-            # so is the rest of the input. Nothing is lost, it only goes slower.
-            if pool is not None:
-                log.error("a worker process died; going on without worker processes")
-                pool.shutdown(wait=False)  # its futures all fail alike: each is redone here
-                pool = None
+            drop_pool()
             await here(block)
             return
         decoder = block.decoder
@@ -103,13 +106,18 @@ async def run_blocks(
 
     try:
         async for block in source.blocks():
+            future: Future[JobResult] | None = None
             if pool is not None and _fits_a_worker(block):
                 job = Job(
                     block.decoder.context,
                     isinstance(block.decoder, DockerJsonDecoder),
                     block.lines,
                 )
-                future: Future[JobResult] = pool.submit(run_job, job)
+                try:
+                    future = pool.submit(run_job, job)
+                except BrokenProcessPool:
+                    drop_pool()
+            if future is not None:
                 in_flight.append((block, asyncio.wrap_future(future, loop=loop)))
                 while len(in_flight) > 2 * workers:
                     await settle_oldest()

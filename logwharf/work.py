@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,11 @@ def init_worker(work: Work) -> None:
     gc.set_threshold(10_000, 50, 1_000)
 
 
+# Events are made, processed and encoded this many lines at a time: fewer objects alive at
+# once (memory), and a working set that stays in the CPU's caches.
+SLICE_LINES = 1000
+
+
 def run_job(job: Job) -> JobResult:
     work: Work = _worker["work"]
     decoder: DockerJsonDecoder | TextDecoder = (
@@ -97,16 +102,35 @@ def run_job(job: Job) -> JobResult:
         if job.docker
         else TextDecoder(job.context)
     )
-    events = decoder.decode(job.lines)
-    counters = process_events(events, _worker["pipeline"], _worker["processor"])
+    counters = Counters()
+    bodies: list[bytes] = []
+    encoded = EncodedBatch(b"", 0, [])
+    for lines in _slices(job.lines):
+        events = decoder.decode(lines)
+        counters.add(process_events(events, _worker["pipeline"], _worker["processor"]))
+        part = _worker["encode"](events)
+        bodies.append(part.body)
+        encoded.count += part.count
+        encoded.rejected += part.rejected
+    encoded.body = b"".join(bodies)
     counters.empty_lines = decoder.empty_lines
-    result = JobResult(_worker["encode"](events), counters)
-    if work.gzip and result.encoded.body:
-        result.encoded.gzipped = gzip.compress(result.encoded.body, 1, mtime=0)
+    if work.gzip and encoded.body:
+        encoded.gzipped = gzip.compress(encoded.body, 1, mtime=0)
+    result = JobResult(encoded, counters)
     if isinstance(decoder, DockerJsonDecoder):
         result.first_time, result.last_time = decoder.first_time, decoder.last_time
         result.position = decoder.position
     return result
+
+
+def _slices(block: Lines | RawLines) -> Iterator[Lines]:
+    whole = block.split() if isinstance(block, RawLines) else block
+    if len(whole.lines) <= SLICE_LINES:
+        yield whole
+        return
+    for start in range(0, len(whole.lines), SLICE_LINES):
+        end = start + SLICE_LINES
+        yield Lines(whole.lines[start:end], whole.offsets[start:end], whole.truncated)
 
 
 def process_events(
