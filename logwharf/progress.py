@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,12 @@ class Progress:
         self.raw_bytes = raw_bytes  # updated by the reader as it goes
         self.started = time.monotonic()
         self.shown = 0
+        # A terminal can report a size of 0 x 0 (`docker run -t` before it is sized, a bare
+        # pty): tqdm would then draw nothing at all, so assume 80 x 24.
+        try:
+            sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+        except OSError:
+            sized = False
         self.bar = tqdm(
             total=total,
             unit="B",
@@ -29,7 +37,9 @@ class Progress:
             unit_divisor=1024,
             desc="replay",
             leave=False,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
         )
 
     def update(self, files_done: int, events: int) -> None:

@@ -630,3 +630,34 @@ def test_in_process_main_writes_ndjson(run_main: Any, tmp_path: Path) -> None:
     assert events[0]["log"]["level"] == "warn"
     assert events[0]["message"] == "hello"
     assert events[1]["message"] == "plain"
+
+
+def test_progress_bar_on_a_terminal_and_none_on_a_pipe(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    data = b"".join(b'{"level":"info","msg":"event %d"}\n' % n for n in range(60_000))
+    path = write(tmp_path, "big.ndjson", data)  # over 1 MiB: the bar is redrawn on the way
+    command = [sys.executable, "-m", "logwharf", "replay", str(path), "-o", str(tmp_path / "o")]
+    primary, secondary = pty.openpty()
+    child = subprocess.Popen(command, stderr=secondary, stdout=subprocess.DEVNULL)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed with the child
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert child.wait(timeout=60) == 0
+    os.close(primary)
+    text = seen.decode(errors="replace")
+    assert "replay:" in text and "events/s" in text and "files " in text  # the bar
+    assert "written" in text  # then the summary
+    piped = subprocess.run(command, capture_output=True, timeout=60)
+    assert piped.returncode == 0
+    assert b"replay:" not in piped.stderr and b"\r" not in piped.stderr
