@@ -45,6 +45,7 @@ LEVEL_KEYS = ("level", "log.level", "lvl", "severity", "levelname", "loglevel")
 _LEADING_TIME = re.compile(
     r"\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
 ).match
+_MISSING = object()
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
@@ -63,6 +64,8 @@ class DefaultProcessor:
 
     def process_batch(self, events: list[Event]) -> list[Event]:
         read_time = self.read_time
+        take_fields = self._take_fields
+        parsed = 0
         for event in events:
             try:
                 message = event["message"]
@@ -74,8 +77,8 @@ class DefaultProcessor:
                         self.json_failures += 1
                     else:
                         if type(app) is dict:
-                            self.json_parsed += 1
-                            self._take_fields(event, app)
+                            parsed += 1
+                            take_fields(event, app)
                         else:
                             self.json_other += 1
                 elif message:
@@ -85,39 +88,46 @@ class DefaultProcessor:
             except Exception as error:  # a bug must cost one event's fields, not the run
                 mark_failure(event, self.name, error)
                 self.failures += 1
+        self.json_parsed += parsed
         return events
 
     def _take_fields(self, event: Event, app: dict[str, object]) -> None:
+        # pop() finds and removes in one step; a value that cannot be used is put back.
         for key in TIME_KEYS:
-            if key in app:
-                value = app[key]
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
                 # Most applications already write UTC with Z: skip the call for them.
-                stamp = (
-                    value
-                    if type(value) is str and is_utc_iso(value)
-                    else (normalize_timestamp(value))
-                )
-                if stamp is None:
-                    add_tag(event, TIMESTAMP_FAILURE)
+                if type(value) is str and is_utc_iso(value):
+                    event["@timestamp"] = value
                 else:
-                    event["@timestamp"] = stamp
-                    del app[key]
+                    stamp = normalize_timestamp(value)
+                    if stamp is None:
+                        app[key] = value
+                        add_tag(event, TIMESTAMP_FAILURE)
+                    else:
+                        event["@timestamp"] = stamp
                 break
         for key in MESSAGE_KEYS:
-            value = app.get(key)
-            if type(value) is str:
-                event["message"] = value
-                del app[key]
-                break
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
+                if type(value) is str:
+                    event["message"] = value
+                    break
+                app[key] = value
         for key in LEVEL_KEYS:
-            if key in app:
-                value = app[key]
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
                 level = LEVEL_WORDS.get(value) if type(value) is str else None
                 if level is None:
                     level = normalize_level(value)
-                if level is not None:
-                    _set_level(event, level)
-                    del app[key]
+                if level is None:
+                    app[key] = value
+                else:
+                    log = event.get("log")
+                    if type(log) is dict:
+                        log["level"] = level
+                    else:
+                        event["log"] = {"level": level}
                 break
         if app:
             event[APP_FIELD] = app
