@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,9 @@ def init_worker(work: Work) -> None:
     # free and only promote them; collect less often (a worker makes few reference cycles).
     gc.freeze()
     gc.set_threshold(10_000, 50, 1_000)
+    # Ctrl-C reaches the whole process group; the reader decides how to stop, and a worker
+    # that died of it would only look like a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # Events are made, processed and encoded this many lines at a time: fewer objects alive at
