@@ -116,16 +116,21 @@ def test_sentinel_as_a_plain_value_is_kept() -> None:
     assert pairs[0][1]["app"] == {SENTINEL: SENTINEL, "list": [SENTINEL]}
 
 
+# The encoder's separator between objects is "},0,{": an array mixing objects and zeros
+# holds it too, and must not be cut into lines.
+SEPARATOR_INSIDE = [{"a": 1}, 0, {"b": 2}, 0, {}, 0, {"c": [0, {"d": 0}, 0, {}]}]
+
+
 @pytest.mark.parametrize("position", [0, 1, 2])
-def test_sentinel_inside_a_list_falls_back_and_stays_correct(position: int) -> None:
+def test_separator_inside_a_document_falls_back_and_stays_correct(position: int) -> None:
     events = [event(n) for n in range(3)]
-    events[position]["app"] = {"values": ["a", SENTINEL, "b", SENTINEL, SENTINEL, "c"]}
+    events[position]["app"] = {"values": SEPARATOR_INSIDE, "also": ["a", SENTINEL, "b"]}
     batch = BulkEncoder().encode(events)
     assert batch.count == 3
     assert batch.rejected == []
     pairs = parsed(batch)
     assert [a["_id"] for a, _ in pairs] == ["id-0", "id-1", "id-2"]
-    assert pairs[position][1]["app"]["values"] == ["a", SENTINEL, "b", SENTINEL, SENTINEL, "c"]
+    assert pairs[position][1]["app"]["values"] == SEPARATOR_INSIDE
     assert [s["message"] for _, s in pairs] == ["message 0", "message 1", "message 2"]
 
 
