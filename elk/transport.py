@@ -105,6 +105,8 @@ class EsTransport:
     def _ssl(self) -> ssl.SSLContext | bool:
         if not self.config.verify_tls:
             return False
+        if not any(host.startswith("https:") for host in self.hosts):
+            return True  # plain http: no context to build (loading the CA store takes time)
         cafile = str(self.config.ca_file) if self.config.ca_file else None
         return ssl.create_default_context(cafile=cafile)
 
