@@ -29,7 +29,7 @@ from logwharf.events import Event
 from logwharf.shipper.decode import DockerJsonDecoder, TextDecoder, all_records_complete
 from logwharf.shipper.files import FileBlock, FileSource
 
-from .work import Counters, Job, JobResult, Work, init_worker, process_events, run_job
+from .work import Counters, Job, JobResult, Work, encode_block, init_worker, run_job
 
 __all__ = ["Counters", "EncodedSink", "Work", "run_blocks"]
 
@@ -93,16 +93,12 @@ async def run_blocks(
         await sink.write_encoded(result.encoded)
 
     async def here(block: FileBlock) -> None:
-        decoder = block.decoder
-        empty_before = decoder.empty_lines
-        events = decoder.decode(block.lines) if block.lines.count else []
-        if block.last:
-            events += decoder.finish()
-        counters = process_events(events, pipeline, processor)
-        counters.empty_lines = decoder.empty_lines - empty_before
+        encoded, counters = encode_block(
+            block.decoder, block.lines, block.last, pipeline, processor, encode
+        )
         totals.add(counters)
-        if events:
-            await sink.write_encoded(encode(events))
+        if encoded.count or encoded.rejected:
+            await sink.write_encoded(encoded)
 
     try:
         async for block in source.blocks():

@@ -27,6 +27,7 @@ __all__ = [
     "Job",
     "JobResult",
     "Work",
+    "encode_block",
     "init_worker",
     "process_events",
     "run_job",
@@ -106,18 +107,9 @@ def run_job(job: Job) -> JobResult:
         if job.docker
         else TextDecoder(job.context)
     )
-    counters = Counters()
-    bodies: list[bytes] = []
-    encoded = EncodedBatch(b"", 0, [])
-    for lines in _slices(job.lines):
-        events = decoder.decode(lines)
-        counters.add(process_events(events, _worker["pipeline"], _worker["processor"]))
-        part = _worker["encode"](events)
-        bodies.append(part.body)
-        encoded.count += part.count
-        encoded.rejected += part.rejected
-    encoded.body = b"".join(bodies)
-    counters.empty_lines = decoder.empty_lines
+    encoded, counters = encode_block(
+        decoder, job.lines, False, _worker["pipeline"], _worker["processor"], _worker["encode"]
+    )
     if work.gzip and encoded.body:
         encoded.gzipped = gzip.compress(encoded.body, 1, mtime=0)
     result = JobResult(encoded, counters)
@@ -125,6 +117,34 @@ def run_job(job: Job) -> JobResult:
         result.first_time, result.last_time = decoder.first_time, decoder.last_time
         result.position = decoder.position
     return result
+
+
+def encode_block(
+    decoder: DockerJsonDecoder | TextDecoder,
+    block: Lines | RawLines,
+    last: bool,
+    pipeline: Pipeline,
+    processor: DefaultProcessor,
+    encode: Callable[[list[Event]], EncodedBatch],
+) -> tuple[EncodedBatch, Counters]:
+    """A block's lines decoded, processed and encoded, ``SLICE_LINES`` at a time; with
+    ``last``, what the decoder still holds at the end of its file too."""
+    counters = Counters()
+    empty_before = decoder.empty_lines
+    bodies: list[bytes] = []
+    encoded = EncodedBatch(b"", 0, [])
+    slices: Iterator[Lines | None] = _slices(block) if block.count else iter(())
+    for lines in [*slices, None] if last else slices:
+        events = decoder.decode(lines) if lines is not None else decoder.finish()
+        counters.add(process_events(events, pipeline, processor))
+        if events:
+            part = encode(events)
+            bodies.append(part.body)
+            encoded.count += part.count
+            encoded.rejected += part.rejected
+    encoded.body = b"".join(bodies)
+    counters.empty_lines = decoder.empty_lines - empty_before
+    return encoded, counters
 
 
 def _slices(block: Lines | RawLines) -> Iterator[Lines]:

@@ -40,7 +40,7 @@ async def read_chunks(
                     yield data
                     data = await handle.read(chunk_bytes)
                 return
-            inflater = _Inflater(chunk_bytes * 4)
+            inflater = _Inflater(chunk_bytes)  # inflated pieces no larger than plain chunks
             data = first
             while data:
                 if progress is not None:
