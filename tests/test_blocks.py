@@ -159,3 +159,16 @@ async def test_workers_gzip_the_bodies_they_encode(tmp_path: Path) -> None:
     assert gzipped  # the workers did it; the last block (done here) is left to the transport
     for encoded in gzipped:
         assert gzip.decompress(encoded.gzipped) == encoded.body
+
+
+async def test_a_gzipped_copy_through_workers_gives_the_plain_files_bodies(
+    inputs: list[Path], tmp_path: Path
+) -> None:
+    plain = inputs[1]  # the Docker log with partial records, outside a container folder
+    packed = tmp_path / "copied.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    alone, counters, _ = await run([plain], 0)
+    through_workers, packed_counters, _ = await run([packed], 2)
+    # The same events and ids (identity is the content's); only log.file.path differs.
+    assert through_workers == alone.replace(str(plain).encode(), str(packed).encode())
+    assert packed_counters == counters
