@@ -34,8 +34,9 @@ class EsConfig(BaseModel):
     ca_file: Path | None = None
     verify_tls: bool = True
     gzip: bool = False
-    batch_events: int = Field(default=2000, ge=1)
+    batch_events: int = Field(default=5000, ge=1)
     batch_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # For the live source (issue 3); replay sends each block as soon as it is encoded.
     flush_seconds: float = Field(default=1.0, gt=0)
     concurrency: int = Field(default=2, ge=1, le=64)
     request_timeout: float = Field(default=60.0, gt=0)

@@ -32,6 +32,7 @@ __all__ = [
     "dump_lines",
     "encode_document",
     "entries_of",
+    "split_body",
 ]
 
 DEFAULT_INDEX_PATTERN = "logs-docker-%Y.%m.%d"
@@ -69,6 +70,24 @@ class EncodedBatch:
         self.count = count
         self.rejected = rejected
         self.gzipped: bytes | None = None  # the body gzipped, when a worker did it already
+
+
+def split_body(body: bytes, max_events: int, max_bytes: int) -> list[tuple[bytes, int]]:
+    """A body cut into bodies of at most ``max_events`` entries and, but for an entry that is
+    larger on its own, ``max_bytes`` bytes; with the entries each holds."""
+    lines = body.split(b"\n")
+    parts: list[tuple[bytes, int]] = []
+    start, size = 0, 0
+    for entry in range(len(lines) // 2):
+        length = len(lines[2 * entry]) + len(lines[2 * entry + 1]) + 2
+        count = entry - start
+        if count and (count >= max_events or size + length > max_bytes):
+            parts.append((b"\n".join(lines[2 * start : 2 * entry]) + b"\n", count))
+            start, size = entry, 0
+        size += length
+    if len(lines) // 2 > start:
+        parts.append((b"\n".join(lines[2 * start : -1]) + b"\n", len(lines) // 2 - start))
+    return parts
 
 
 def entries_of(body: bytes) -> list[bytes]:

@@ -1,6 +1,6 @@
 """``BulkIndexer``: batches events into ``_bulk`` requests and accounts for every item.
 
-- Flushes on event count, bytes or time, whichever comes first; at most ``concurrency``
+- Requests of at most ``batch_events`` events and ``batch_bytes`` bytes; at most ``concurrency``
   requests on the wire and four times as many batches held (a batch waiting out a retry
   backoff does not take a connection), so ``write_batch`` waits when Elasticsearch is slow
   (backpressure).
@@ -25,7 +25,7 @@ from logwharf.events import Event
 
 from .config import EsConfig, redact_url
 from .deadletter import DeadLetterFile
-from .encoder import BulkEncoder, EncodedBatch, entries_of
+from .encoder import EncodedBatch, entries_of, split_body
 from .retry import Backoff, is_retryable_status, parse_retry_after
 from .transport import EsAuthError, EsError, EsTransport, EsUnavailable, Response
 
@@ -61,17 +61,13 @@ class BulkIndexer:
         self.config = config
         self.transport = transport or EsTransport(config)
         self.dead_letters = dead_letters or DeadLetterFile(config.dead_letter_path)
-        self.encoder = BulkEncoder(config.index)
         self.stats = IndexerStats()
-        self._pending: list[Event] = []
-        self._pending_since = 0.0
         # At most `concurrency` requests on the wire; at most a few times that many batches
         # held at all (waiting out a backoff holds a batch, not a connection).
         self._slots = asyncio.Semaphore(config.concurrency)
         self._held = asyncio.Semaphore(4 * config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
-        self._timer: asyncio.Task[None] | None = None
 
     async def start(self) -> dict[str, Any]:
         """Waits until Elasticsearch answers, and returns its ``GET /`` banner."""
@@ -84,33 +80,15 @@ class BulkIndexer:
                 log.warning("cannot reach Elasticsearch (%s); retrying in %.1f s", error, delay)
                 await asyncio.sleep(delay)
                 continue
-            self._timer = asyncio.create_task(self._flush_on_time())
             return info
 
-    async def write_batch(self, events: list[Event]) -> None:
-        self._raise_failure()
-        self.stats.accepted += len(events)
-        if not self._pending:
-            self._pending_since = time.monotonic()
-        self._pending.extend(events)
-        size = self.config.batch_events
-        while len(self._pending) >= size:
-            await self._dispatch(self._take(size))
-
-    async def flush(self) -> None:
-        while self._pending:
-            await self._dispatch(self._take(self.config.batch_events))
-
     async def close(self) -> None:
-        """Sends what is pending and waits for every request to settle."""
+        """Waits for every request to settle."""
         try:
-            await self.flush()
             while self._tasks:
                 await asyncio.gather(*list(self._tasks))
             self._raise_failure()
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
             self.dead_letters.close()
             await self.transport.close()
 
@@ -122,51 +100,29 @@ class BulkIndexer:
         if self._failure is not None:
             raise self._failure
 
-    def _take(self, count: int) -> list[Event]:
-        taken = self._pending[:count]
-        del self._pending[:count]
-        self._pending_since = time.monotonic()
-        return taken
-
     async def write_encoded(self, encoded: EncodedBatch) -> None:
-        """Sends a body encoded elsewhere (by a worker process) as it is."""
+        """Sends an encoded body (from a worker process or the reader's), in requests of at
+        most ``batch_events`` events and ``batch_bytes`` bytes."""
         self._raise_failure()
         self.stats.accepted += encoded.count + len(encoded.rejected)
         await self._send_encoded(encoded)
 
-    async def _dispatch(self, events: list[Event]) -> None:
-        await self._send_encoded(self.encoder.encode(events))
-
     async def _send_encoded(self, encoded: EncodedBatch) -> None:
         for event, reason in encoded.rejected:
             self._dead_letter_event(event, None, reason)
-        if not encoded.count:
+        config = self.config
+        if encoded.count <= config.batch_events and len(encoded.body) <= config.batch_bytes:
+            if encoded.count:
+                await self._start_request(encoded.body, encoded.count, encoded.gzipped)
             return
-        if len(encoded.body) <= self.config.batch_bytes:
-            await self._start_request(encoded.body, encoded.count, encoded.gzipped)
-            return
-        group: list[bytes] = []
-        size = 0
-        for entry in entries_of(encoded.body):
-            if group and size + len(entry) > self.config.batch_bytes:
-                await self._start_request(b"".join(group), len(group))
-                group, size = [], 0
-            group.append(entry)
-            size += len(entry)
-        await self._start_request(b"".join(group), len(group))
+        for body, count in split_body(encoded.body, config.batch_events, config.batch_bytes):
+            await self._start_request(body, count)
 
     async def _start_request(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
         await self._held.acquire()
         task = asyncio.create_task(self._send(body, count, gzipped))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _flush_on_time(self) -> None:
-        interval = self.config.flush_seconds
-        while True:
-            await asyncio.sleep(interval / 4)
-            if self._pending and time.monotonic() - self._pending_since >= interval:
-                await self.flush()
 
     async def _send(self, body: bytes, count: int, gzipped: bytes | None) -> None:
         try:

@@ -25,7 +25,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from logwharf.elk.encoder import EncodedBatch
-from logwharf.events import Event
 from logwharf.shipper.decode import DockerJsonDecoder, TextDecoder, all_records_complete
 from logwharf.shipper.files import FileBlock, FileSource
 
@@ -37,7 +36,6 @@ log = logging.getLogger("logwharf")
 
 
 class EncodedSink(Protocol):
-    async def write_batch(self, events: list[Event]) -> None: ...
     async def write_encoded(self, encoded: EncodedBatch) -> None: ...
 
 

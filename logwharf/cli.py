@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--batch-events",
         type=_positive_int,
-        default=_env("LOGWHARF_BATCH_EVENTS", "2000"),
+        default=_env("LOGWHARF_BATCH_EVENTS", "5000"),
         metavar="N",
         help="events per bulk request at most (env LOGWHARF_BATCH_EVENTS; default %(default)s)",
     )

@@ -29,11 +29,7 @@ class NdjsonSink:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.written = 0
-        self.encoder = NdjsonEncoder()
         self._handle: IO[bytes] = path.open("wb") if path else sys.stdout.buffer
-
-    async def write_batch(self, events: list[Event]) -> None:
-        await self.write_encoded(self.encoder.encode(events))
 
     async def write_encoded(self, encoded: EncodedBatch) -> None:
         try:

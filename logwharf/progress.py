@@ -9,17 +9,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from logwharf.shipper.inputs import total_bytes
+
 __all__ = ["Progress"]
 
 
 class Progress:
     def __init__(self, files: list[Path], raw_bytes: list[int]) -> None:
-        total = 0
-        for path in files:
-            try:
-                total += path.stat().st_size
-            except OSError:
-                pass
         self.files = len(files)
         self.raw_bytes = raw_bytes  # updated by the reader as it goes
         self.started = time.monotonic()
@@ -31,7 +27,7 @@ class Progress:
         except OSError:
             sized = False
         self.bar = tqdm(
-            total=total,
+            total=total_bytes(files),
             unit="B",
             unit_scale=True,
             unit_divisor=1024,

@@ -1,8 +1,9 @@
 """The replay runtime: files -> default processor -> Elasticsearch or NDJSON.
 
-Reading, processing and encoding run in this task; bulk requests run as their own tasks,
-at most ``concurrency`` at once. ``write_batch`` waits while all of them are busy, so a slow
-Elasticsearch slows the reading down instead of filling memory.
+Reading runs in this task; decoding, processing and encoding here or in worker processes
+(``blocks``); bulk requests as their own tasks. ``write_encoded`` waits while the indexer
+holds as many batches as it may, so a slow Elasticsearch slows the reading down instead of
+filling memory.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from logwharf.elk.config import EsConfig
-from logwharf.elk.encoder import EncodedBatch
-from logwharf.elk.indexer import BulkIndexer
+from logwharf.elk.indexer import BulkIndexer, IndexerStats
 from logwharf.elk.transport import EsError
-from logwharf.events import Event
 from logwharf.processor.timestamps import utc_iso
 from logwharf.shipper.files import FileProblem, FileSource
+from logwharf.shipper.inputs import total_bytes
 
-from .blocks import Counters, Work, run_blocks
+from .blocks import Counters, EncodedSink, Work, run_blocks
 from .ndjson_sink import NdjsonSink
 from .progress import Progress
 
@@ -35,9 +35,7 @@ log = logging.getLogger("logwharf")
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 
 
-class Sink(Protocol):
-    async def write_batch(self, events: list[Event]) -> None: ...
-    async def write_encoded(self, encoded: EncodedBatch) -> None: ...
+class Sink(EncodedSink, Protocol):
     async def close(self) -> None: ...
 
 
@@ -57,10 +55,7 @@ class ReplayReport:
     lines: int = 0
     counts: Counters = field(default_factory=Counters)  # events, parsed, dropped, ...
     written: int = 0  # to stdout or a file
-    indexed: int = 0
-    duplicates: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
+    delivery: IndexerStats | None = None  # with --es: indexed, duplicates, dead letters...
     undelivered: int = 0
     seconds: float = 0.0
     dead_letter_path: Path | None = None
@@ -68,11 +63,11 @@ class ReplayReport:
     fatal: str | None = None
     interrupted: bool = False
     destination: str = "stdout"
-    to_elasticsearch: bool = False
 
     @property
     def exit_code(self) -> int:
-        trouble = self.dead_lettered or self.undelivered or self.problems or self.fatal
+        dead_lettered = self.delivery.dead_lettered if self.delivery else 0
+        trouble = dead_lettered or self.undelivered or self.problems or self.fatal
         return 1 if trouble or self.interrupted else 0
 
 
@@ -88,7 +83,6 @@ async def replay(options: ReplayOptions) -> ReplayReport:
     if options.es is not None:
         sink = indexer = BulkIndexer(options.es)
         report.destination = indexer.describe()
-        report.to_elasticsearch = True
         report.dead_letter_path = options.es.dead_letter_path
     else:
         sink = NdjsonSink(options.output)
@@ -153,13 +147,8 @@ def _worker_count(options: ReplayOptions) -> int:
     """Worker processes pay off only for inputs of some size."""
     if options.workers <= 1:
         return 0
-    size = 0
-    for path in options.files:
-        try:
-            # What counts is the text to process: gzipped logs inflate about tenfold.
-            size += path.stat().st_size * (8 if path.name.endswith(".gz") else 1)
-        except OSError:
-            pass
+    # What counts is the text to process: gzipped logs inflate about tenfold.
+    size = total_bytes(options.files, gzip_factor=8)
     return options.workers if size >= PARALLEL_MIN_BYTES else 0
 
 
@@ -188,10 +177,7 @@ def _fill(
     report.problems = source.problems
     if indexer is not None:
         indexer_stats = indexer.stats
-        report.indexed = indexer_stats.indexed
-        report.duplicates = indexer_stats.duplicates
-        report.retried = indexer_stats.retried
-        report.dead_lettered = indexer_stats.dead_lettered
+        report.delivery = indexer_stats
         report.undelivered = counters.events - counters.dropped - indexer_stats.settled
     elif isinstance(sink, NdjsonSink):
         report.written = sink.written

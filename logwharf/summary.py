@@ -22,17 +22,18 @@ def print_summary(report: ReplayReport, out: TextIO) -> None:
         ),
         f"  dropped        {counts.dropped:>12,}",
     ]
-    if not report.to_elasticsearch:
+    delivery = report.delivery
+    if delivery is None:
         lines.append(f"  written        {report.written:>12,}")
     else:
         lines += [
-            f"  indexed        {report.indexed:>12,}",
-            f"  duplicates     {report.duplicates:>12,} (already present, not indexed again)",
-            f"  dead-lettered  {report.dead_lettered:>12,}"
-            + (f" -> {report.dead_letter_path}" if report.dead_lettered else ""),
+            f"  indexed        {delivery.indexed:>12,}",
+            f"  duplicates     {delivery.duplicates:>12,} (already present, not indexed again)",
+            f"  dead-lettered  {delivery.dead_lettered:>12,}"
+            + (f" -> {report.dead_letter_path}" if delivery.dead_lettered else ""),
         ]
-        if report.retried:
-            lines.append(f"  retried        {report.retried:>12,} item attempts (429/5xx)")
+        if delivery.retried:
+            lines.append(f"  retried        {delivery.retried:>12,} item attempts (429/5xx)")
         if report.undelivered:
             lines.append(
                 f"  NOT DELIVERED  {report.undelivered:>12,} (run stopped before "

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["InputProblem", "Inputs", "expand_inputs", "looks_like_log"]
+__all__ = ["InputProblem", "Inputs", "expand_inputs", "looks_like_log", "total_bytes"]
 
 # In a directory, only these are read: a Docker container folder also holds hostname,
 # hosts, resolv.conf and config.v2.json, which are not logs.
@@ -31,6 +31,19 @@ class InputProblem:
 class Inputs:
     files: list[Path] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
+
+
+def total_bytes(files: list[Path], gzip_factor: int = 1) -> int:
+    """The files' sizes added up (a file that cannot be read counts 0); ``gzip_factor``
+    weighs ``.gz`` files by how much they inflate."""
+    total = 0
+    for path in files:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        total += size * (gzip_factor if path.name.endswith(".gz") else 1)
+    return total
 
 
 def looks_like_log(name: str) -> bool:

@@ -8,7 +8,13 @@ from typing import Any
 import orjson
 import pytest
 
-from logwharf.elk.encoder import ENCODING_FAILURE, BulkEncoder, EncodedBatch, entries_of
+from logwharf.elk.encoder import (
+    ENCODING_FAILURE,
+    BulkEncoder,
+    EncodedBatch,
+    entries_of,
+    split_body,
+)
 
 SENTINEL = "\x00logwharf\x00"
 
@@ -222,3 +228,18 @@ def test_very_deep_event_is_sent_without_the_field_that_is_too_deep() -> None:
     assert batch.rejected == []
     first = pairs[0][1]
     assert "app" not in first and first["tags"] == [ENCODING_FAILURE]
+
+
+@pytest.mark.parametrize(("max_events", "max_bytes"), [(3, 10**9), (10, 10**9), (100, 200), (1, 1)])
+def test_split_body_keeps_every_entry_within_both_limits(max_events: int, max_bytes: int) -> None:
+    body = BulkEncoder().encode([event(n) for n in range(10)]).body
+    entries = entries_of(body)
+    parts = split_body(body, max_events, max_bytes)
+    assert b"".join(part for part, _ in parts) == body
+    assert sum(count for _, count in parts) == 10
+    for part, count in parts:
+        assert len(entries_of(part)) == count <= max_events
+        assert len(part) <= max_bytes or count == 1  # an entry larger alone goes alone
+    if max_events >= 10 and max_bytes >= len(body):
+        assert len(parts) == 1
+    assert entries == [entry for part, _ in parts for entry in entries_of(part)]

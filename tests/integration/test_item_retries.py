@@ -172,6 +172,7 @@ def test_only_refused_items_are_sent_again_and_all_arrive_once(
     )
     assert run.returncode == 0, run
     assert fault.refused_ids  # the schedule did refuse items
+    assert fault.bulk_requests >= 6  # --batch-events 100 for 600 events
     retried = re.search(r"retried\s+([\d,]+) item attempts", run.stderr)
     assert retried and int(retried.group(1).replace(",", "")) == len(fault.refused_ids)
     assert run.summary.indexed == 600 and run.summary.duplicates == 0
