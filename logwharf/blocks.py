@@ -5,9 +5,11 @@ decodes them with a fresh decoder, runs the pipeline and encodes the result, and
 are written to the sink in the order the blocks were read. A fresh decoder gives the same
 events as the file's own decoder only when no state crosses the block's edges, so:
 
-- A Docker block goes to a worker only if every line in it is a complete record (no 16 KiB
-  partial record, judged on the raw bytes) and the file's decoder holds no open partial;
-  other blocks are decoded here, in order, with the file's own decoder.
+- A Docker block goes to a worker when the file's decoder holds no open 16 KiB partial
+  record. The worker says whether its decoder was left holding one at the block's end; then,
+  or if the file's decoder holds one when the result is settled, in order, the block is done
+  again here with the file's own decoder (rare: it takes a line longer than 16 KiB at a
+  block's edge). The reader never looks inside a block: that is the workers' job.
 - A Docker event's id counts its position among events with the same (time, stream).
   A worker counts from zero; when its first time on a stream equals the last time the file
   had on that stream, its ids would be off, and the block is done again here.
@@ -25,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from logwharf.elk.encoder import EncodedBatch
-from logwharf.shipper.decode import DockerJsonDecoder, TextDecoder, all_records_complete
+from logwharf.shipper.decode import DockerJsonDecoder, TextDecoder
 from logwharf.shipper.files import FileBlock, FileSource
 
 from .work import Counters, Job, JobResult, Work, encode_block, init_worker, run_job
@@ -81,8 +83,8 @@ async def run_blocks(
             await here(block)
             return
         decoder = block.decoder
-        if isinstance(decoder, DockerJsonDecoder) and _positions_conflict(decoder, result):
-            await here(block)  # a worker could not know where the positions stood
+        if isinstance(decoder, DockerJsonDecoder) and _must_redo(decoder, result):
+            await here(block)  # the worker could not know the state at the block's edges
             return
         if isinstance(decoder, DockerJsonDecoder):
             decoder.last_time.update(result.last_time)
@@ -135,14 +137,18 @@ def _fits_a_worker(block: FileBlock) -> bool:
     if block.last or block.lines.count < 64:
         return False  # the end of a file (its decoder finishes it), or too small to ship
     decoder = block.decoder
-    if isinstance(decoder, TextDecoder):
-        return True
-    lines = block.lines
-    return not decoder.partials and all_records_complete(lines.data, lines.count)
+    # An open partial now would most likely still be open when the block is settled.
+    return isinstance(decoder, TextDecoder) or not decoder.partials
 
 
-def _positions_conflict(decoder: DockerJsonDecoder, result: JobResult) -> bool:
+def _must_redo(decoder: DockerJsonDecoder, result: JobResult) -> bool:
+    """True when a worker's result for a block may differ from what the file's decoder,
+    which has now decoded everything before the block, would make of it."""
+    if decoder.partials or result.open_partial:
+        return True  # a partial record runs across the block's start or its end
     if decoder.container_id is None:
         return False  # ids of these files do not use positions
+    # A worker counts positions from zero; they are off if the file's last time on a
+    # stream is the worker's first time on it.
     last = decoder.last_time
     return any(last.get(stream) == time for stream, time in result.first_time.items())

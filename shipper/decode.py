@@ -21,7 +21,6 @@ __all__ = [
     "DockerJsonDecoder",
     "FileContext",
     "TextDecoder",
-    "all_records_complete",
     "detect_format",
 ]
 
@@ -48,19 +47,6 @@ def detect_format(head: bytes) -> str:
             return "ndjson"
         return "text"
     return "text"
-
-
-# Docker writes the keys in this order; the quote after ``\\n`` cannot be inside a string
-# (quotes there are escaped), so each match is the end of one complete record's ``log``.
-_COMPLETE = b'\\n","stream":"'
-_AMBIGUOUS = b'\\\\n","stream":"'  # an escaped backslash, then a literal n: not a newline
-
-
-def all_records_complete(data: bytes, count: int) -> bool:
-    """True when each of the ``count`` lines in ``data`` is a Docker record whose ``log``
-    ends in a newline, judged on the bytes alone: no 16 KiB partial record among them, so no
-    decoder state crosses their ends."""
-    return data.count(_COMPLETE) == count and _AMBIGUOUS not in data
 
 
 class FileContext:

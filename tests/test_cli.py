@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -661,3 +663,15 @@ def test_progress_bar_on_a_terminal_and_none_on_a_pipe(tmp_path: Path) -> None:
     piped = subprocess.run(command, capture_output=True, timeout=60)
     assert piped.returncode == 0
     assert b"replay:" not in piped.stderr and b"\r" not in piped.stderr
+
+
+def test_the_command_line_module_imports_no_http_client() -> None:
+    """Worker processes are spawned and import the main module, this one: it must not bring
+    aiohttp, pydantic or asyncio along (each costs every worker CPU time and memory)."""
+    probe = (
+        "import sys, logwharf.cli, logwharf.work; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'aiohttp', 'pydantic', 'asyncio'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from logwharf.processor.timestamps import normalize_timestamp, utc_iso
+from logwharf.processor.timestamps import is_utc_iso, normalize_timestamp, utc_iso
 
 # 2026-11-23T10:00:00Z as epoch seconds
 EPOCH = int(datetime(2026, 11, 23, 10, tzinfo=UTC).timestamp())
@@ -108,3 +108,34 @@ def test_unreadable_times_give_none(value: object) -> None:
 )
 def test_impossible_dates_with_z_give_none(value: str) -> None:
     assert normalize_timestamp(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("2026-11-23T10:00:00Z", True),
+        ("2026-11-23T10:00:00.1Z", True),
+        ("2026-11-23T10:00:00.123Z", True),
+        ("2026-11-23T10:00:00.123456789Z", True),
+        ("2024-02-29T23:59:59.999Z", True),  # a leap day
+        ("2026-11-23T10:00:00.1234567890Z", False),  # finer than nanoseconds
+        ("2026-11-23T10:00:00.Z", False),
+        ("2026-11-23T10:00:00,5Z", False),
+        ("2026-11-23T10:00Z", False),  # no seconds
+        ("2026-11-23 10:00:00Z", False),
+        ("2026-11-23t10:00:00Z", False),
+        ("2026-11-23T10:00:00z", False),
+        ("2026-11-23T10:00:00+00:00", False),
+        ("2026-11-23T24:00:00Z", False),
+        ("2026-11-23T10:60:00Z", False),
+        ("2026-11-23T10:00:60Z", False),
+        ("2026-00-23T10:00:00Z", False),
+        ("2025-02-29T10:00:00Z", False),
+        ("2026-W47-1T10:00:00Z", False),  # a week date
+        ("2026-11-2３T10:00:00Z", False),  # a digit that is not ASCII
+        (" 2026-11-23T10:00:00Z", False),
+        ("2026-11-23T10:00:00.12a4Z", False),
+    ],
+)
+def test_which_times_are_kept_as_they_are(value: str, kept: bool) -> None:
+    assert is_utc_iso(value) is kept
