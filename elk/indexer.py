@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,33 +101,57 @@ class BulkIndexer:
         if self._failure is not None:
             raise self._failure
 
-    async def write_encoded(self, encoded: EncodedBatch) -> None:
+    async def write_encoded(
+        self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
+    ) -> None:
         """Sends an encoded body (from a worker process or the reader's), in requests of at
-        most ``batch_events`` events and ``batch_bytes`` bytes."""
+        most ``batch_events`` events and ``batch_bytes`` bytes; ``on_done`` is called once
+        every event of it is indexed, already present or dead-lettered (the live shipper's
+        acknowledgement), never when the run stops first."""
         self._raise_failure()
         self.stats.accepted += encoded.count + len(encoded.rejected)
-        await self._send_encoded(encoded)
+        await self._send_encoded(encoded, on_done)
 
-    async def _send_encoded(self, encoded: EncodedBatch) -> None:
+    async def _send_encoded(
+        self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
+    ) -> None:
         for event, reason in encoded.rejected:
             self._dead_letter_event(event, None, reason)
         config = self.config
         if encoded.count <= config.batch_events and len(encoded.body) <= config.batch_bytes:
             if encoded.count:
-                await self._start_request(encoded.body, encoded.count, encoded.gzipped)
+                await self._start_request(encoded.body, encoded.count, encoded.gzipped, on_done)
+            elif on_done is not None:
+                on_done()
             return
-        for body, count in split_body(encoded.body, config.batch_events, config.batch_bytes):
-            await self._start_request(body, count)
+        parts = split_body(encoded.body, config.batch_events, config.batch_bytes)
+        part_done = _after(len(parts), on_done) if on_done is not None else None
+        for body, count in parts:
+            await self._start_request(body, count, None, part_done)
 
-    async def _start_request(self, body: bytes, count: int, gzipped: bytes | None = None) -> None:
+    async def _start_request(
+        self,
+        body: bytes,
+        count: int,
+        gzipped: bytes | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         await self._held.acquire()
-        task = asyncio.create_task(self._send(body, count, gzipped))
+        task = asyncio.create_task(self._send(body, count, gzipped, on_done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, body: bytes, count: int, gzipped: bytes | None) -> None:
+    async def _send(
+        self,
+        body: bytes,
+        count: int,
+        gzipped: bytes | None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         try:
             await self._deliver(body, count, gzipped)
+            if on_done is not None:
+                on_done()
         except EsAuthError as error:
             self._failure = error
         except BaseException as error:
@@ -246,6 +271,18 @@ class BulkIndexer:
 
     def describe(self) -> str:
         return ", ".join(redact_url(host) for host in self.transport.hosts)
+
+
+def _after(parts: int, on_done: Callable[[], None]) -> Callable[[], None]:
+    """A callback that calls ``on_done`` when it was itself called ``parts`` times."""
+    left = [parts]
+
+    def one_done() -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            on_done()
+
+    return one_done
 
 
 def _item_reason(error: Any) -> str:

@@ -81,76 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--sample", action="store_true", help="replay the sample Docker log bundled with logwharf"
     )
-    rp.add_argument(
-        "--es",
-        default=_env("LOGWHARF_ES_URL") or None,  # an empty variable is no variable
-        metavar="URL",
-        help="Elasticsearch URL(s), comma-separated for failover "
-        "(env LOGWHARF_ES_URL); without it, events go to stdout",
-    )
-    rp.add_argument(
-        "--index",
-        default=_env("LOGWHARF_INDEX"),
-        metavar="NAME",
-        help="index to write to (env LOGWHARF_INDEX; default: daily "
-        "logs-docker-YYYY.MM.DD by each event's @timestamp)",
-    )
-    rp.add_argument(
-        "--output",
-        "-o",
-        type=Path,
-        default=_env("LOGWHARF_OUTPUT"),
-        metavar="FILE",
-        help="without --es: write NDJSON here, not to stdout (env LOGWHARF_OUTPUT)",
-    )
-    rp.add_argument(
-        "--dead-letter-file",
-        type=Path,
-        metavar="FILE",
-        default=Path(_env("LOGWHARF_DEAD_LETTER_FILE", "logwharf-dead-letters.ndjson")),
-        help="where refused events go, with the reason (env "
-        "LOGWHARF_DEAD_LETTER_FILE; default %(default)s)",
-    )
-    rp.add_argument(
-        "--es-ca-file",
-        type=Path,
-        default=_env("LOGWHARF_ES_CA_FILE"),
-        metavar="FILE",
-        help="CA certificate(s) to trust (env LOGWHARF_ES_CA_FILE)",
-    )
-    rp.add_argument(
-        "--es-insecure",
-        action="store_true",
-        default=_flag("LOGWHARF_ES_INSECURE"),
-        help="do not verify the TLS certificate (env LOGWHARF_ES_INSECURE)",
-    )
-    rp.add_argument(
-        "--gzip",
-        action="store_true",
-        default=_flag("LOGWHARF_ES_GZIP"),
-        help="gzip bulk requests (env LOGWHARF_ES_GZIP)",
-    )
-    rp.add_argument(
-        "--batch-events",
-        type=_positive_int,
-        default=_env("LOGWHARF_BATCH_EVENTS", "5000"),
-        metavar="N",
-        help="events per bulk request at most (env LOGWHARF_BATCH_EVENTS; default %(default)s)",
-    )
-    rp.add_argument(
-        "--batch-bytes",
-        type=_positive_int,
-        default=_env("LOGWHARF_BATCH_BYTES", str(5 * 1024 * 1024)),
-        metavar="N",
-        help="bytes per bulk request at most (env LOGWHARF_BATCH_BYTES; default %(default)s)",
-    )
-    rp.add_argument(
-        "--concurrency",
-        type=_positive_int,
-        default=_env("LOGWHARF_CONCURRENCY", "2"),
-        metavar="N",
-        help="bulk requests in flight at most (env LOGWHARF_CONCURRENCY; default %(default)s)",
-    )
+    _add_output_options(rp)
     rp.add_argument(
         "--max-event-bytes",
         type=_positive_int,
@@ -168,7 +99,166 @@ def build_parser() -> argparse.ArgumentParser:
         "per CPU, %(default)s here; inputs under 16 MiB are done in one)",
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    _add_run_parser(commands)
     return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Where events go: the same for ``replay`` and ``run``."""
+    parser.add_argument(
+        "--es",
+        default=_env("LOGWHARF_ES_URL") or None,  # an empty variable is no variable
+        metavar="URL",
+        help="Elasticsearch URL(s), comma-separated for failover "
+        "(env LOGWHARF_ES_URL); without it, events go to stdout",
+    )
+    parser.add_argument(
+        "--index",
+        default=_env("LOGWHARF_INDEX"),
+        metavar="NAME",
+        help="index to write to (env LOGWHARF_INDEX; default: daily "
+        "logs-docker-YYYY.MM.DD by each event's @timestamp)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=_env("LOGWHARF_OUTPUT"),
+        metavar="FILE",
+        help="without --es: write NDJSON here, not to stdout (env LOGWHARF_OUTPUT)",
+    )
+    parser.add_argument(
+        "--dead-letter-file",
+        type=Path,
+        metavar="FILE",
+        default=Path(_env("LOGWHARF_DEAD_LETTER_FILE", "logwharf-dead-letters.ndjson")),
+        help="where refused events go, with the reason (env "
+        "LOGWHARF_DEAD_LETTER_FILE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--es-ca-file",
+        type=Path,
+        default=_env("LOGWHARF_ES_CA_FILE"),
+        metavar="FILE",
+        help="CA certificate(s) to trust (env LOGWHARF_ES_CA_FILE)",
+    )
+    parser.add_argument(
+        "--es-insecure",
+        action="store_true",
+        default=_flag("LOGWHARF_ES_INSECURE"),
+        help="do not verify the TLS certificate (env LOGWHARF_ES_INSECURE)",
+    )
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        default=_flag("LOGWHARF_ES_GZIP"),
+        help="gzip bulk requests (env LOGWHARF_ES_GZIP)",
+    )
+    parser.add_argument(
+        "--batch-events",
+        type=_positive_int,
+        default=_env("LOGWHARF_BATCH_EVENTS", "5000"),
+        metavar="N",
+        help="events per bulk request at most (env LOGWHARF_BATCH_EVENTS; default %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-bytes",
+        type=_positive_int,
+        default=_env("LOGWHARF_BATCH_BYTES", str(5 * 1024 * 1024)),
+        metavar="N",
+        help="bytes per bulk request at most (env LOGWHARF_BATCH_BYTES; default %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=_env("LOGWHARF_CONCURRENCY", "2"),
+        metavar="N",
+        help="bulk requests in flight at most (env LOGWHARF_CONCURRENCY; default %(default)s)",
+    )
+
+
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in _env(name, "").split(",") if part.strip()]
+
+
+def _add_run_parser(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="ship every container's logs live, through the Docker Engine API",
+        description="Follow every container on the Docker host (DOCKER_HOST, as the docker "
+        "CLI reads it) and ship its logs into Elasticsearch, or as NDJSON to stdout when no "
+        "--es is given. Checkpoints in --state-dir make a restart lose and duplicate nothing.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Credentials come from the environment only: LOGWHARF_ES_USERNAME and "
+        "LOGWHARF_ES_PASSWORD, or LOGWHARF_ES_API_KEY.\nA container opts out with the label "
+        "logwharf.enable=false; logwharf.multiline=off|auto and logwharf.multiline.pattern=RE "
+        "set its multiline joining.\n\nexit codes: 0 stopped by SIGTERM/SIGINT after "
+        "flushing; 1 a fatal error; 2 usage or configuration error",
+    )
+    _add_output_options(run)
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(_env("LOGWHARF_STATE_DIR", str(Path.home() / ".local/state/logwharf"))),
+        metavar="DIR",
+        help="where checkpoints are kept (env LOGWHARF_STATE_DIR; default %(default)s)",
+    )
+    for kind, what in (("name", "container name"), ("image", "image"), ("label", "label")):
+        example = "KEY or KEY=VALUE" if kind == "label" else "GLOB"
+        for verb in ("include", "exclude"):
+            variable = f"LOGWHARF_{verb.upper()}_{kind.upper()}S"
+            run.add_argument(
+                f"--{verb}-{kind}",
+                action="append",
+                default=_env_list(variable),
+                metavar=example.split()[0] if kind != "label" else "KEY[=VALUE]",
+                help=f"{verb} containers by {what} ({example}; repeatable; env {variable}, "
+                "comma-separated)",
+            )
+    run.add_argument(
+        "--ship-self",
+        action="store_true",
+        default=_flag("LOGWHARF_SHIP_SELF"),
+        help="also ship the logs of logwharf's own container (env LOGWHARF_SHIP_SELF)",
+    )
+    run.add_argument(
+        "--multiline",
+        choices=["auto", "off"],
+        default=_env("LOGWHARF_MULTILINE", "auto"),
+        help="join stack traces and indented lines into one event (env LOGWHARF_MULTILINE; "
+        "default %(default)s)",
+    )
+    run.add_argument(
+        "--multiline-pattern",
+        default=_env("LOGWHARF_MULTILINE_PATTERN"),
+        metavar="REGEX",
+        help="instead: a line matching REGEX starts an event, others continue it "
+        "(env LOGWHARF_MULTILINE_PATTERN)",
+    )
+    run.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=float(_env("LOGWHARF_FLUSH_SECONDS", "1")),
+        metavar="S",
+        help="send what was read at least this often (env LOGWHARF_FLUSH_SECONDS; "
+        "default %(default)s)",
+    )
+    run.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=float(_env("LOGWHARF_GRACE_SECONDS", "10")),
+        metavar="S",
+        help="on SIGTERM, time to flush what is in flight (env LOGWHARF_GRACE_SECONDS; "
+        "default %(default)s)",
+    )
+    run.add_argument(
+        "--max-event-bytes",
+        type=_positive_int,
+        default=_env("LOGWHARF_MAX_EVENT_BYTES", str(1024 * 1024)),
+        metavar="N",
+        help="longer events are cut and tagged 'truncated' (env "
+        "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
+    )
 
 
 def sample_path() -> Path:
@@ -201,6 +291,15 @@ def _es_config(args: argparse.Namespace) -> EsConfig:
         concurrency=args.concurrency,
         dead_letter_path=args.dead_letter_file,
     )
+
+
+_ES_FLAGS = {
+    "urls": "--es",
+    "index": "--index",
+    "batch_events": "--batch-events",
+    "batch_bytes": "--batch-bytes",
+    "concurrency": "--concurrency",
+}
 
 
 def _explain(error: ValidationError, flags: dict[str, str]) -> str:
@@ -238,18 +337,7 @@ def run_replay(args: argparse.Namespace) -> int:
         try:
             es = _es_config(args)
         except ValidationError as error:
-            return _usage_error(
-                _explain(
-                    error,
-                    {
-                        "urls": "--es",
-                        "index": "--index",
-                        "batch_events": "--batch-events",
-                        "batch_bytes": "--batch-bytes",
-                        "concurrency": "--concurrency",
-                    },
-                )
-            )
+            return _usage_error(_explain(error, _ES_FLAGS))
         if args.es_insecure:
             log.warning("TLS certificates are not verified (--es-insecure)")
     inputs = expand_inputs(paths)
@@ -270,6 +358,78 @@ def run_replay(args: argparse.Namespace) -> int:
     return EXIT_TROUBLE if inputs.problems else report.exit_code
 
 
+def run_live_command(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from logwharf.shipper.checkpoints import CheckpointError
+    from logwharf.shipper.docker_api import DockerEndpoint
+    from logwharf.shipper.multiline import MultilineConfig
+    from logwharf.shipper.selection import Selection, own_container_id
+
+    from .live import LiveOptions, run_live
+
+    if args.es is not None and args.output:
+        return _usage_error("--output is for NDJSON without --es; give one or the other")
+    try:
+        docker = DockerEndpoint.from_env()
+    except ValueError as error:
+        return _usage_error(str(error))
+    try:
+        multiline = (
+            MultilineConfig(mode="pattern", start_pattern=args.multiline_pattern)
+            if args.multiline_pattern
+            else MultilineConfig(mode=args.multiline)
+        )
+    except ValueError as error:
+        return _usage_error(f"--multiline-pattern: {error}")
+    for flag, value in (
+        ("--flush-seconds", args.flush_seconds),
+        ("--grace-seconds", args.grace_seconds),
+    ):
+        if not value > 0:
+            return _usage_error(f"{flag} {value}: give a number of seconds above 0")
+    es = None
+    if args.es is not None:
+        try:
+            es = _es_config(args)
+        except ValidationError as error:
+            return _usage_error(_explain(error, _ES_FLAGS))
+    options = LiveOptions(
+        state_dir=args.state_dir,
+        es=es,
+        output=args.output,
+        docker=docker,
+        selection=Selection(
+            include_names=args.include_name,
+            exclude_names=args.exclude_name,
+            include_images=args.include_image,
+            exclude_images=args.exclude_image,
+            include_labels=args.include_label,
+            exclude_labels=args.exclude_label,
+            own_id=own_container_id(),
+            ship_self=args.ship_self,
+        ),
+        multiline=multiline,
+        max_event_bytes=args.max_event_bytes,
+        flush_seconds=args.flush_seconds,
+        grace_seconds=args.grace_seconds,
+        batch_events=args.batch_events,
+    )
+    try:
+        report = asyncio.run(run_live(options))
+    except CheckpointError as error:
+        return _usage_error(str(error))
+    sys.stderr.write(
+        f"logwharf: stopped: {report.containers} containers, {report.lines} lines read, "
+        f"{report.events} events, {report.skipped} lines skipped as already shipped\n"
+    )
+    if report.fatal:
+        log.error("%s", report.fatal)
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -284,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             sys.stderr.write("logwharf: interrupted\n")
             return EXIT_TROUBLE
+    if args.command == "run":
+        return run_live_command(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 

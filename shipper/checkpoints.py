@@ -358,6 +358,11 @@ class CheckpointStore:
             self._checkpoints[container_id] = checkpoint
             self._changed = True
 
+    def remove(self, container_id: str) -> None:
+        """Forgets a container that was removed."""
+        if self._checkpoints.pop(container_id, None) is not None:
+            self._changed = True
+
     def prune(self, existing_ids: Iterable[str]) -> list[str]:
         """Drops the checkpoints of containers not in ``existing_ids``; returns their ids.
 

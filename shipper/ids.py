@@ -14,7 +14,7 @@ from base64 import urlsafe_b64encode
 from hashlib import blake2b
 from zlib import adler32
 
-__all__ = ["content_identity", "docker_event_id", "file_event_id"]
+__all__ = ["canonical_docker_time", "content_identity", "docker_event_id", "file_event_id"]
 
 IDENTITY_BYTES = 1024
 
@@ -35,6 +35,18 @@ def file_event_id(identity: str, offset: int, line: bytes) -> str:
     return f"{identity}-{offset}-{adler32(line)}"
 
 
+def canonical_docker_time(time: str) -> str:
+    """Docker's time with exactly nine fraction digits: the json-file driver trims trailing
+    zeros (``.12345Z``) where the logs API writes them (``.123450000Z``), and the live
+    shipper and a replay of the same file must agree on every id."""
+    if len(time) == 30 or time[-1:] != "Z":
+        return time
+    seconds, dot, fraction = time[:-1].partition(".")
+    return f"{seconds}.{(fraction if dot else '').ljust(9, '0')[:9]}Z"
+
+
 def docker_event_id(container_id: str, time: str, stream: str, position: int) -> str:
+    if len(time) != 30:
+        time = canonical_docker_time(time)
     key = f"{container_id}\x00{time}\x00{stream}\x00{position}".encode()
     return urlsafe_b64encode(blake2b(key, digest_size=15).digest()).decode()

@@ -15,7 +15,7 @@ import orjson
 
 _DOCKER_LOG_NAME = re.compile(r"([0-9a-f]{64})-json\.log")
 
-__all__ = ["container_from_inspect", "container_from_log_path", "dedot"]
+__all__ = ["container_from_inspect", "container_from_log_path", "dedot", "orchestration_fields"]
 
 
 def dedot(labels: dict[str, Any]) -> dict[str, str]:
@@ -65,3 +65,24 @@ def container_from_log_path(path: Path) -> dict[str, Any] | None:
     container = container_from_inspect(doc)
     container["id"] = container_id
     return container
+
+
+# Compose and Swarm name a container's project, service, task and node in labels.
+_ORCHESTRATION_LABELS = {
+    "com.docker.compose.project": ("compose", "project"),
+    "com.docker.compose.service": ("compose", "service"),
+    "com.docker.swarm.service.name": ("swarm", "service"),
+    "com.docker.swarm.task.id": ("swarm", "task"),
+    "com.docker.swarm.node.id": ("swarm", "node"),
+}
+
+
+def orchestration_fields(labels: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``{"compose": {"project", "service"}, "swarm": {"service", "task", "node"}}`` as far
+    as the labels tell, for the event's ``docker`` field."""
+    fields: dict[str, dict[str, str]] = {}
+    for label, (group, name) in _ORCHESTRATION_LABELS.items():
+        value = labels.get(label)
+        if isinstance(value, str) and value:
+            fields.setdefault(group, {})[name] = value
+    return fields

@@ -1,0 +1,684 @@
+"""``logwharf run``: every container's logs into Elasticsearch, live, with no loss and no
+duplicates across restarts of the shipper, of Docker and of Elasticsearch.
+
+- Discovery: the running containers are listed after subscribing to ``/events`` (so nothing
+  starts unseen in between); a ``start`` starts a follower, ``rename`` refreshes metadata.
+- A follower streams ``/containers/{id}/logs`` (follow, timestamps) from the container's
+  checkpoint, numbers each line by (stream, timestamp) for its deterministic id, skips the
+  lines the checkpoint covers, joins stack traces and runs the default processor.
+- Short-lived containers: on ``create`` an attach is opened that captures the output from
+  the first byte; when the logs request comes too late (the container is already being
+  removed) the capture is used instead (TESTING.md: that was reliable, a logs request on
+  ``start`` was not).
+- Delivery: events go through a bounded queue (a slow Elasticsearch pauses reading and
+  Docker keeps the lines) into bulk requests; when a request's events are all indexed,
+  present or dead-lettered, their lines are acknowledged, and a container's checkpoint moves
+  to the newest line before which every line is acknowledged. Checkpoints are saved within a
+  second or so, atomically, so a SIGKILL re-reads only seconds, and the ids make that harmless.
+- The daemon going away: reconnect with backoff, list again, resume from the checkpoints.
+- SIGTERM/SIGINT: stop reading, flush, wait for what is in flight (at most the grace
+  period), save the checkpoints, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from logwharf.elk.config import EsConfig
+from logwharf.elk.encoder import BulkEncoder, EncodedBatch
+from logwharf.elk.indexer import BulkIndexer
+from logwharf.elk.retry import Backoff
+from logwharf.elk.transport import EsAuthError, EsError
+from logwharf.events import Event
+from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.timestamps import utc_iso
+from logwharf.shipper.checkpoints import AckTracker, Checkpoint, CheckpointStore, StreamPositions
+from logwharf.shipper.docker_api import (
+    DockerClient,
+    DockerEndpoint,
+    DockerError,
+    DockerLogsUnsupported,
+    DockerNotFound,
+    DockerRefused,
+)
+from logwharf.shipper.frames import FrameError, LogDecoder, LogRecord
+from logwharf.shipper.ids import docker_event_id
+from logwharf.shipper.metadata import container_from_inspect, orchestration_fields
+from logwharf.shipper.multiline import Joined, Multiline, MultilineConfig, config_from_labels
+from logwharf.shipper.selection import Selection
+
+from .ndjson_sink import NdjsonEncoder, NdjsonSink
+
+__all__ = ["LiveOptions", "LiveReport", "run_live"]
+
+log = logging.getLogger("logwharf")
+
+MAX_CAPTURE_BYTES = 8 * 1024 * 1024  # what an attach may hold for a short-lived container
+CAPTURE_GRACE_SECONDS = 0.5  # after ``die``: the last bytes of an attach still arrive
+QUEUE_CHUNKS = 64  # chunks of events between the followers and the batcher
+
+
+class Sink(Protocol):
+    async def write_encoded(
+        self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
+    ) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _NdjsonLive:
+    """NDJSON on stdout or a file: written is done, so acknowledged at once."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.sink = NdjsonSink(path)
+
+    async def write_encoded(
+        self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
+    ) -> None:
+        await self.sink.write_encoded(encoded)
+        self.sink._handle.flush()
+        if on_done is not None:
+            on_done()
+
+    async def close(self) -> None:
+        await self.sink.close()
+
+
+@dataclass
+class LiveOptions:
+    state_dir: Path
+    es: EsConfig | None = None
+    output: Path | None = None
+    docker: DockerEndpoint = field(default_factory=DockerEndpoint.from_env)
+    selection: Selection = field(default_factory=Selection)
+    multiline: MultilineConfig = field(default_factory=MultilineConfig)
+    max_event_bytes: int = 1024 * 1024
+    flush_seconds: float = 1.0
+    grace_seconds: float = 10.0
+    batch_events: int = 5000
+    host_name: str = field(default_factory=socket.gethostname)
+
+
+@dataclass
+class LiveReport:
+    containers: int = 0
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0  # lines re-read on resume that were acknowledged before
+    captured: int = 0  # containers whose output came from the attach capture
+    fatal: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.fatal else 0
+
+
+@dataclass
+class _Container:
+    """What a follower knows of its container."""
+
+    id: str
+    fields: dict[str, Any]  # the event's ``container`` field
+    docker: dict[str, Any]  # ``docker.compose`` / ``docker.swarm``, when there are any
+    tty: bool
+    multiline: Multiline[str, tuple[int, int, bool, bool]]
+    auto_remove: bool = False
+
+
+class _Capture:
+    """The output of a container from its first byte, through an attach opened on create."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.overflow = False
+        self.task: asyncio.Task[None] | None = None
+        self.stream_close: Callable[[], None] | None = None
+        self.ended = asyncio.Event()
+        self.info: dict[str, Any] | None = None  # inspect, taken while the container exists
+        self.attached = False
+        self.late = False  # attached only after the container started: output may repeat
+
+    def close(self) -> None:
+        if self.stream_close is not None:
+            self.stream_close()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+class LiveShipper:
+    def __init__(self, options: LiveOptions, sink: Sink, stop: asyncio.Event) -> None:
+        self.options = options
+        self.sink = sink
+        self.stop = stop
+        self.report = LiveReport()
+        self.store = CheckpointStore(options.state_dir)
+        self.tracker = AckTracker()
+        self.processor = DefaultProcessor()
+        self.encode = BulkEncoder(options.es.index).encode if options.es else NdjsonEncoder().encode
+        self.queue: asyncio.Queue[tuple[list[Event], list[tuple[str, list[int]]]]] = asyncio.Queue(
+            QUEUE_CHUNKS
+        )
+        self.followers: dict[str, asyncio.Task[None]] = {}
+        self.containers: dict[str, _Container] = {}
+        self.captures: dict[str, _Capture] = {}
+        self.host = {"name": options.host_name}
+        self.client: DockerClient | None = None
+        self._late_puts: set[asyncio.Future[None]] = set()
+
+    # --- the run ---------------------------------------------------------------------
+
+    async def run(self) -> LiveReport:
+        self.store.load()
+        batcher = asyncio.create_task(self._batch())
+        saver = asyncio.create_task(self._save_checkpoints())
+        ticker = asyncio.create_task(self._flush_multiline())
+        try:
+            await self._supervise()
+        finally:
+            await self._stop_followers()
+            for container in list(self.containers.values()):
+                self._emit_joined(container, container.multiline.flush())
+            await self.queue.put(([], []))  # the batcher's last flush
+            try:
+                await asyncio.wait_for(batcher, self.options.grace_seconds)
+            except TimeoutError:
+                log.warning("stopped before everything was sent; unsent lines come again")
+            ticker.cancel()
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
+            await asyncio.to_thread(self._final_save)
+        return self.report
+
+    def _final_save(self) -> None:
+        if self.store.changed:
+            self.store.save()
+
+    async def _supervise(self) -> None:
+        """Connects, follows, and reconnects with backoff until asked to stop."""
+        backoff = Backoff(first=0.5, cap=10.0)
+        while not self.stop.is_set():
+            try:
+                async with DockerClient(self.options.docker) as client:
+                    self.client = client
+                    await client.negotiated_version()
+                    backoff.reset()
+                    await self._follow_all(client)
+            except (DockerError, OSError) as error:
+                if self.stop.is_set():
+                    return
+                delay = backoff.next_delay()
+                log.warning("%s; reconnecting in %.1f s", error, delay)
+            finally:
+                self.client = None
+                await self._stop_followers()
+            if not self.stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+
+    async def _follow_all(self, client: DockerClient) -> None:
+        since = time.time_ns()
+        events = await client.events(since=since)
+        stopper = asyncio.create_task(self.stop.wait())
+        try:
+            running = await client.containers()
+            everything = await client.containers(all=True)
+            self.store.prune(c["Id"] for c in everything)
+            for summary in running:
+                self._start_follower(client, summary["Id"])
+            log.info("following %d containers", len(self.followers))
+            iterator = aiter(events)
+            while not self.stop.is_set():
+                next_event = asyncio.ensure_future(anext(iterator))
+                done, _ = await asyncio.wait(
+                    {next_event, stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if next_event not in done:
+                    next_event.cancel()
+                    break
+                try:
+                    event = next_event.result()
+                except StopAsyncIteration:
+                    raise DockerError("the Docker daemon closed the events stream") from None
+                self._on_event(client, event)
+        finally:
+            stopper.cancel()
+            events.close()
+            for capture in self.captures.values():
+                capture.close()
+            self.captures.clear()
+
+    def _on_event(self, client: DockerClient, event: dict[str, Any]) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        container_id = event.get("id") or (event.get("Actor") or {}).get("ID")
+        if not isinstance(container_id, str):
+            return
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        if action == "create" and self._selected(container_id, attributes):
+            self._start_capture(client, container_id)
+        elif action == "start":
+            capture = self.captures.get(container_id)
+            if capture is not None and not capture.attached:
+                capture.late = True
+            self._start_follower(client, container_id)
+        elif action == "rename" and container_id in self.containers:
+            name = attributes.get("name")
+            if isinstance(name, str):
+                self.containers[container_id].fields["name"] = name.lstrip("/")
+        elif action in ("die", "destroy"):
+            capture = self.captures.get(container_id)
+            if capture is not None:
+                asyncio.get_running_loop().call_later(CAPTURE_GRACE_SECONDS, capture.close)
+            if action == "destroy":
+                self.store.remove(container_id)
+                self.containers.pop(container_id, None)
+
+    def _selected(self, container_id: str, attributes: dict[str, Any]) -> bool:
+        labels = {k: str(v) for k, v in attributes.items() if k not in ("name", "image")}
+        return self.options.selection.follows(
+            container_id,
+            str(attributes.get("name", "")),
+            str(attributes.get("image", "")),
+            labels,
+        )
+
+    # --- short-lived containers: the attach capture -------------------------------------
+
+    def _start_capture(self, client: DockerClient, container_id: str) -> None:
+        if container_id in self.captures:
+            return
+        capture = self.captures[container_id] = _Capture()
+        capture.task = asyncio.create_task(self._capture(client, container_id, capture))
+
+    async def _capture(self, client: DockerClient, container_id: str, capture: _Capture) -> None:
+        try:
+            stream = await client.attach(container_id, logs=True, stream=True)
+            capture.attached = True
+            capture.stream_close = stream.close
+            with contextlib.suppress(DockerError):
+                capture.info = await client.inspect(container_id)
+            async for chunk in stream:
+                capture.size += len(chunk)
+                if capture.size > MAX_CAPTURE_BYTES:
+                    capture.overflow = True  # a long-lived container: its logs will do
+                    capture.chunks.clear()
+                    stream.close()
+                    break
+                capture.chunks.append(chunk)
+        except (DockerError, OSError) as error:
+            log.debug("attach to %s: %s", container_id[:12], error)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            capture.ended.set()
+
+    # --- followers --------------------------------------------------------------------
+
+    def _start_follower(self, client: DockerClient, container_id: str) -> None:
+        task = self.followers.get(container_id)
+        if task is not None and not task.done():
+            return
+        task = asyncio.create_task(self._follow(client, container_id))
+        self.followers[container_id] = task
+        task.add_done_callback(lambda _: self._follower_done(container_id, task))
+
+    def _follower_done(self, container_id: str, task: asyncio.Task[None]) -> None:
+        if self.followers.get(container_id) is task:
+            del self.followers[container_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("following %s failed: %s", container_id[:12], task.exception())
+
+    async def _stop_followers(self) -> None:
+        tasks = list(self.followers.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _follow(self, client: DockerClient, container_id: str) -> None:
+        info: dict[str, Any] | None
+        try:
+            info = await client.inspect(container_id)
+        except DockerNotFound:
+            capture = self.captures.get(container_id)
+            info = capture.info if capture is not None else None
+        if info is None:
+            self._drop_capture(container_id)
+            return
+        config = info.get("Config") or {}
+        labels = config.get("Labels") or {}
+        name = str(info.get("Name") or "").lstrip("/")
+        if not self.options.selection.follows(
+            container_id, name, str(config.get("Image") or ""), labels
+        ):
+            self._drop_capture(container_id)
+            return
+        container = self.containers.get(container_id)
+        if container is None:
+            try:
+                multiline_config = config_from_labels(labels, self.options.multiline)
+            except ValueError as error:
+                log.warning("%s: %s; multiline as configured globally", name, error)
+                multiline_config = self.options.multiline
+            container = _Container(
+                container_id,
+                container_from_inspect(info),
+                orchestration_fields(labels),
+                bool(config.get("Tty")),
+                Multiline(multiline_config),
+                bool((info.get("HostConfig") or {}).get("AutoRemove")),
+            )
+            self.containers[container_id] = container
+            self.report.containers += 1
+        checkpoint = self.store.get(container_id)
+        positions = StreamPositions(checkpoint)
+        decoder = LogDecoder(container.tty, True, self.options.max_event_bytes)
+        seen = {"stdout": 0, "stderr": 0}  # lines read per stream, to line up a capture
+        complete = False
+        try:
+            stream = await client.logs(
+                container_id,
+                follow=True,
+                timestamps=True,
+                since=checkpoint.since() if checkpoint is not None else None,
+            )
+            try:
+                async for chunk in stream:
+                    records = decoder.feed(chunk)
+                    if records and not await self._read(
+                        container, records, positions, checkpoint, seen
+                    ):
+                        break  # the daemon's own error line: the container is going
+                    if not container.auto_remove:
+                        self._drop_capture(container_id)
+                else:
+                    complete = await self._read(
+                        container, decoder.finish(), positions, checkpoint, seen
+                    )
+            finally:
+                stream.close()
+        except DockerLogsUnsupported:
+            log.info("%s: its log driver keeps nothing to read; not followed", name)
+            self._drop_capture(container_id)
+            return
+        except (DockerNotFound, DockerRefused, FrameError) as error:
+            log.debug("logs of %s: %s", name, error)
+        self._emit_joined(container, container.multiline.flush())
+        if complete:
+            self._drop_capture(container_id)
+        else:
+            await self._use_capture(container_id, container, seen)
+
+    async def _read(
+        self,
+        container: _Container,
+        records: list[LogRecord],
+        positions: StreamPositions,
+        checkpoint: Checkpoint | None,
+        seen: dict[str, int],
+    ) -> bool:
+        """Numbers, filters and joins ``records``; False at a record that is not a log line."""
+        container_id = container.id
+        multiline = container.multiline
+        now = time.monotonic()
+        first_seq = seq = self.tracker.next_seq(container_id)
+        joined: list[Joined[str, tuple[int, int, bool, bool]]] = []
+        ok = True
+        for record in records:
+            stamp = record.timestamp
+            if stamp is None:
+                ok = False
+                break
+            stream = record.stream
+            seen[stream] = seen.get(stream, 0) + 1
+            position = positions.position(stamp, stream)
+            if checkpoint is not None and checkpoint.covers(stamp, stream, position):
+                self.report.skipped += 1
+                continue
+            joined.extend(
+                multiline.feed(
+                    stream,
+                    stamp,
+                    record.text,
+                    (seq, position, record.truncated, record.invalid_utf8),
+                    now,
+                )
+            )
+            seq += 1
+        if seq > first_seq:
+            self.report.lines += seq - first_seq
+            latest = positions.checkpoint()
+            assert latest is not None
+            self.tracker.register(container_id, first_seq, seq - 1, latest)
+        if joined:
+            await self._put(container, joined)
+        return ok
+
+    def _emit_joined(
+        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
+    ) -> None:
+        if joined:
+            item = self._events(container, joined)
+            if self.queue.full():  # rare (a flush timeout while Elasticsearch is slow)
+                self._late_puts.add(task := asyncio.ensure_future(self.queue.put(item)))
+                task.add_done_callback(self._late_puts.discard)
+            else:
+                self.queue.put_nowait(item)
+
+    async def _put(
+        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
+    ) -> None:
+        await self.queue.put(self._events(container, joined))
+
+    def _events(
+        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
+    ) -> tuple[list[Event], list[tuple[str, list[int]]]]:
+        container_id = container.id
+        fields = container.fields
+        docker = container.docker
+        host = self.host
+        events: list[Event] = []
+        seqs: list[int] = []
+        for item in joined:
+            first = item.payloads[0]
+            event: Event = {
+                "@timestamp": item.time,
+                "message": item.text,
+                "stream": item.key,
+                "container": fields,
+                "host": host,
+                "_id": docker_event_id(container_id, item.time, item.key, first[1]),
+            }
+            if docker:
+                event["docker"] = docker
+            tags = []
+            if item.truncated or any(payload[2] for payload in item.payloads):
+                tags.append("truncated")
+            if any(payload[3] for payload in item.payloads):
+                tags.append("_invalidutf8")
+            if tags:
+                event["tags"] = tags
+            if len(item.payloads) > 1:
+                event["log"] = {"flags": ["multiline"]}
+            events.append(event)
+            seqs.extend(payload[0] for payload in item.payloads)
+        self.processor.process_batch(events)
+        self.report.events += len(events)
+        return events, [(container_id, seqs)]
+
+    async def _flush_multiline(self) -> None:
+        """Stack traces whose last line came a flush timeout ago leave without a next line."""
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            for container in list(self.containers.values()):
+                if len(container.multiline):
+                    self._emit_joined(container, container.multiline.flush_expired(now))
+
+    # --- captures used instead of logs --------------------------------------------------
+
+    def _drop_capture(self, container_id: str) -> None:
+        capture = self.captures.pop(container_id, None)
+        if capture is not None:
+            capture.close()
+
+    async def _use_capture(
+        self, container_id: str, container: _Container | None, seen: dict[str, int]
+    ) -> None:
+        """The logs could not be read to their end: the lines past those read come from the
+        attach capture, if there is one (the container was created while followed)."""
+        capture = self.captures.get(container_id)
+        if capture is None:
+            if container is not None and any(seen.values()):
+                log.warning("%s: its logs ended early; no capture has the rest", container_id[:12])
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(capture.ended.wait(), 30)
+        self._drop_capture(container_id)
+        if capture.overflow or not capture.chunks or container is None:
+            return
+        decoder = LogDecoder(container.tty, False, self.options.max_event_bytes)
+        records = decoder.feed(b"".join(capture.chunks))
+        with contextlib.suppress(FrameError):
+            records += decoder.finish()
+        if capture.late:
+            records = _without_replay(records)
+        # Stamped with the read time; numbered per stream from the first line, so that the
+        # ids of a capture read twice agree.
+        stamp = utc_iso(datetime.now(UTC))
+        skip = dict(seen)
+        kept = []
+        for record in records:
+            if skip.get(record.stream, 0) > 0:
+                skip[record.stream] -= 1
+                continue
+            kept.append(
+                LogRecord(record.stream, stamp, record.text, record.truncated, record.invalid_utf8)
+            )
+        if kept:
+            self.report.captured += 1
+            positions = StreamPositions(None)
+            await self._read(container, kept, positions, None, {})
+            self._emit_joined(container, container.multiline.flush())
+
+    # --- delivery ----------------------------------------------------------------------
+
+    async def _batch(self) -> None:
+        """Events into requests of ``batch_events``, or whatever came within the flush
+        interval; acknowledgements back to the tracker when a request is done."""
+        limit = self.options.batch_events
+        interval = self.options.flush_seconds
+        events: list[Event] = []
+        acks: list[tuple[str, list[int]]] = []
+        deadline: float | None = None
+        last = False
+        while not last:
+            timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
+            try:
+                more, more_acks = await asyncio.wait_for(self.queue.get(), timeout)
+                if not more and not more_acks:
+                    last = True
+                events += more
+                acks += more_acks
+                if events and deadline is None:
+                    deadline = time.monotonic() + interval
+            except TimeoutError:
+                pass
+            due = deadline is not None and time.monotonic() >= deadline
+            if events and (len(events) >= limit or due or last):
+                batch, batch_acks = events, acks
+                events, acks, deadline = [], [], None
+                encoded = self.encode(batch)
+                await self.sink.write_encoded(encoded, partial(self._acknowledge, batch_acks))
+        await self.sink.close()
+
+    def _acknowledge(self, acks: list[tuple[str, list[int]]]) -> None:
+        by_container: dict[str, list[int]] = {}
+        for container_id, seqs in acks:
+            by_container.setdefault(container_id, []).extend(seqs)
+        for container_id, seqs in by_container.items():
+            seqs.sort()
+            start = previous = seqs[0]
+            for seq in seqs[1:]:
+                if seq != previous + 1:
+                    self._ack(container_id, start, previous)
+                    start = seq
+                previous = seq
+            self._ack(container_id, start, previous)
+
+    def _ack(self, container_id: str, first: int, last: int) -> None:
+        checkpoint = self.tracker.ack(container_id, first, last)
+        if checkpoint is not None:
+            self.store.update(container_id, checkpoint)
+
+    async def _save_checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            if self.store.changed:
+                await asyncio.to_thread(self.store.save_if_due, time.monotonic())
+
+
+def _without_replay(records: list[LogRecord]) -> list[LogRecord]:
+    """An attach that lands after the container has printed everything gives the output
+    twice (``logs=1`` replays it, then the stream sends it again): per stream, a sequence
+    that is exactly two copies of one half is taken once. Only for an attach that was late:
+    an early one replays nothing, and a container may well print the same lines twice."""
+    streams: dict[str, list[LogRecord]] = {}
+    for record in records:
+        streams.setdefault(record.stream, []).append(record)
+    doubled = set()
+    for stream, own in streams.items():
+        half = len(own) // 2
+        texts = [record.text for record in own]
+        if half and len(own) % 2 == 0 and texts[:half] == texts[half:]:
+            doubled.add(stream)
+    if not doubled:
+        return records
+    kept: list[LogRecord] = []
+    taken = dict.fromkeys(doubled, 0)
+    for record in records:
+        if record.stream in doubled:
+            if taken[record.stream] >= len(streams[record.stream]) // 2:
+                continue
+            taken[record.stream] += 1
+        kept.append(record)
+    return kept
+
+
+async def run_live(options: LiveOptions) -> LiveReport:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    indexer: BulkIndexer | None = None
+    if options.es is not None:
+        indexer = BulkIndexer(options.es)
+        await indexer.start()
+        sink: Sink = indexer
+    else:
+        sink = _NdjsonLive(options.output)
+    shipper = LiveShipper(options, sink, stop)
+    try:
+        return await shipper.run()
+    except EsAuthError as error:
+        shipper.report.fatal = str(error)
+        return shipper.report
+    except EsError as error:
+        shipper.report.fatal = str(error)
+        return shipper.report
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
