@@ -190,17 +190,24 @@ class LiveShipper:
             await self._stop_followers()
             for container in list(self.containers.values()):
                 self._emit_joined(container, container.multiline.flush())
-            await self.queue.put(([], []))  # the batcher's last flush
             try:
-                await asyncio.wait_for(batcher, self.options.grace_seconds)
+                await asyncio.wait_for(self._last_flush(batcher), self.options.grace_seconds)
             except TimeoutError:
-                log.warning("stopped before everything was sent; unsent lines come again")
+                batcher.cancel()
+                log.warning(
+                    "the grace period ended before everything was sent; what was not "
+                    "acknowledged is read again at the next start"
+                )
             ticker.cancel()
             saver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await saver
             await asyncio.to_thread(self._final_save)
         return self.report
+
+    async def _last_flush(self, batcher: asyncio.Task[None]) -> None:
+        await self.queue.put(([], []))  # the batcher sends what it holds, then closes the sink
+        await batcher
 
     def _final_save(self) -> None:
         if self.store.changed:
