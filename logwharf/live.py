@@ -394,6 +394,7 @@ class LiveShipper:
         positions = StreamPositions(checkpoint)
         decoder = LogDecoder(container.tty, True, self.options.max_event_bytes)
         seen = {"stdout": 0, "stderr": 0}  # lines read per stream, to line up a capture
+        passed: set[str] = set()  # streams read past the checkpoint's mark
         complete = False
         try:
             stream = await client.logs(
@@ -406,14 +407,14 @@ class LiveShipper:
                 async for chunk in stream:
                     records = decoder.feed(chunk)
                     if records and not await self._read(
-                        container, records, positions, checkpoint, seen
+                        container, records, positions, checkpoint, seen, passed
                     ):
                         break  # the daemon's own error line: the container is going
                     if not container.auto_remove:
                         self._drop_capture(container_id)
                 else:
                     complete = await self._read(
-                        container, decoder.finish(), positions, checkpoint, seen
+                        container, decoder.finish(), positions, checkpoint, seen, passed
                     )
             finally:
                 stream.close()
@@ -436,11 +437,14 @@ class LiveShipper:
         positions: StreamPositions,
         checkpoint: Checkpoint | None,
         seen: dict[str, int],
+        positions_passed: set[str] | None = None,
     ) -> bool:
         """Numbers, filters and joins ``records``; False at a record that is not a log line."""
         container_id = container.id
         multiline = container.multiline
         now = time.monotonic()
+        if positions_passed is None:
+            positions_passed = set()
         first_seq = seq = self.tracker.next_seq(container_id)
         joined: list[Joined[str, tuple[int, int, bool, bool]]] = []
         ok = True
@@ -452,9 +456,11 @@ class LiveShipper:
             stream = record.stream
             seen[stream] = seen.get(stream, 0) + 1
             position = positions.position(stamp, stream)
-            if checkpoint is not None and checkpoint.covers(stamp, stream, position):
-                self.report.skipped += 1
-                continue
+            if checkpoint is not None and stream not in positions_passed:
+                if checkpoint.covers(stamp, stream, position):
+                    self.report.skipped += 1
+                    continue
+                positions_passed.add(stream)  # once past the mark, always past it
             joined.extend(
                 multiline.feed(
                     stream,
@@ -499,8 +505,10 @@ class LiveShipper:
         host = self.host
         events: list[Event] = []
         seqs: list[int] = []
+        append = events.append
         for item in joined:
-            first = item.payloads[0]
+            payloads = item.payloads
+            first = payloads[0]
             event: Event = {
                 "@timestamp": item.time,
                 "message": item.text,
@@ -511,17 +519,20 @@ class LiveShipper:
             }
             if docker:
                 event["docker"] = docker
-            tags = []
-            if item.truncated or any(payload[2] for payload in item.payloads):
-                tags.append("truncated")
-            if any(payload[3] for payload in item.payloads):
-                tags.append("_invalidutf8")
-            if tags:
-                event["tags"] = tags
-            if len(item.payloads) > 1:
+            if len(payloads) == 1:  # the common case, without a generator per event
+                seqs.append(first[0])
+                truncated, invalid = item.truncated or first[2], first[3]
+            else:
                 event["log"] = {"flags": ["multiline"]}
-            events.append(event)
-            seqs.extend(payload[0] for payload in item.payloads)
+                seqs.extend(payload[0] for payload in payloads)
+                truncated = item.truncated or any(payload[2] for payload in payloads)
+                invalid = any(payload[3] for payload in payloads)
+            if truncated or invalid:
+                tags = ["truncated"] if truncated else []
+                if invalid:
+                    tags.append("_invalidutf8")
+                event["tags"] = tags
+            append(event)
         self.processor.process_batch(events)
         self.report.events += len(events)
         return events, [(container_id, seqs)]
