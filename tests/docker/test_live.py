@@ -225,3 +225,24 @@ def test_elasticsearch_down_for_30_seconds_loses_nothing(
         gate.shut()
     assert_exactly_once(es.hits("live-outage"), container, 2000)
     assert "retrying" in shipper.stderr()
+
+
+def test_a_rename_is_followed_by_the_events_that_come_after(
+    docker_daemon: PrivateDocker, shipper_dirs: tuple[Path, Path]
+) -> None:
+    state, output = shipper_dirs
+    old, new = name("old"), name("new")
+    docker_daemon.run(
+        "-d", "--name", old, IMAGE, "sh", "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done",
+    )  # fmt: skip
+    shipper = Shipper(docker_daemon.host, state, output)
+    try:
+        shipper.wait_for(lambda e: len(messages(e, old)) >= 3, what="ticks under the old name")
+        docker_daemon.cli("rename", old, new)
+        events = shipper.wait_for(lambda e: len(messages(e, new)) >= 3, what="the new name")
+    finally:
+        assert shipper.stop() == 0, shipper.stderr()
+        docker_daemon.cli("rm", "-f", new, check=False)
+    ids = {event["container"]["id"] for event in events if event["container"]["name"] in (old, new)}
+    assert len(ids) == 1  # one container, one follower, under both names
