@@ -69,6 +69,9 @@ CAPTURE_GRACE_SECONDS = 0.5  # after ``die``: the last bytes of an attach still 
 QUEUE_CHUNKS = 64  # chunks of events between the followers and the batcher
 
 
+_Chunk = tuple[list[Event], list[tuple[str, list[int]]], float]
+
+
 class Sink(Protocol):
     async def write_encoded(
         self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
@@ -167,9 +170,8 @@ class LiveShipper:
         self.tracker = AckTracker()
         self.processor = DefaultProcessor()
         self.encode = BulkEncoder(options.es.index).encode if options.es else NdjsonEncoder().encode
-        self.queue: asyncio.Queue[tuple[list[Event], list[tuple[str, list[int]]]]] = asyncio.Queue(
-            QUEUE_CHUNKS
-        )
+        # (events, their lines' sequence numbers per container, when the lines were read)
+        self.queue: asyncio.Queue[_Chunk] = asyncio.Queue(QUEUE_CHUNKS)
         self.followers: dict[str, asyncio.Task[None]] = {}
         self.containers: dict[str, _Container] = {}
         self.captures: dict[str, _Capture] = {}
@@ -206,7 +208,7 @@ class LiveShipper:
         return self.report
 
     async def _last_flush(self, batcher: asyncio.Task[None]) -> None:
-        await self.queue.put(([], []))  # the batcher sends what it holds, then closes the sink
+        await self.queue.put(([], [], 0.0))  # the batcher sends what it holds, closes the sink
         await batcher
 
     def _final_save(self) -> None:
@@ -484,7 +486,8 @@ class LiveShipper:
         self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
     ) -> None:
         if joined:
-            item = self._events(container, joined)
+            # Held back by the multiline timeout: read a flush interval ago at least.
+            item = (*self._events(container, joined), time.monotonic() - self.options.flush_seconds)
             if self.queue.full():  # rare (a flush timeout while Elasticsearch is slow)
                 self._late_puts.add(task := asyncio.ensure_future(self.queue.put(item)))
                 task.add_done_callback(self._late_puts.discard)
@@ -494,7 +497,7 @@ class LiveShipper:
     async def _put(
         self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
     ) -> None:
-        await self.queue.put(self._events(container, joined))
+        await self.queue.put((*self._events(container, joined), time.monotonic()))
 
     def _events(
         self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
@@ -601,26 +604,35 @@ class LiveShipper:
         interval = self.options.flush_seconds
         events: list[Event] = []
         acks: list[tuple[str, list[int]]] = []
-        deadline: float | None = None
+        deadline: float | None = None  # a flush interval after the oldest line was read
         last = False
+
+        async def send() -> None:
+            nonlocal events, acks, deadline
+            batch, batch_acks = events, acks
+            events, acks, deadline = [], [], None
+            await self.sink.write_encoded(
+                self.encode(batch), partial(self._acknowledge, batch_acks)
+            )
+
         while not last:
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
             try:
-                more, more_acks = await asyncio.wait_for(self.queue.get(), timeout)
-                if not more and not more_acks:
-                    last = True
+                more, more_acks, read_at = await asyncio.wait_for(self.queue.get(), timeout)
+            except TimeoutError:
+                more, more_acks, read_at = [], [], 0.0
+            else:
+                last = not more and not more_acks
+            if events and len(events) + len(more) > limit:
+                await send()  # requests of at most batch_events, not one full and a sliver
+            if more:
                 events += more
                 acks += more_acks
-                if events and deadline is None:
-                    deadline = time.monotonic() + interval
-            except TimeoutError:
-                pass
-            due = deadline is not None and time.monotonic() >= deadline
-            if events and (len(events) >= limit or due or last):
-                batch, batch_acks = events, acks
-                events, acks, deadline = [], [], None
-                encoded = self.encode(batch)
-                await self.sink.write_encoded(encoded, partial(self._acknowledge, batch_acks))
+                due = read_at + interval
+                deadline = due if deadline is None else min(deadline, due)
+            due_now = deadline is not None and time.monotonic() >= deadline
+            if events and (len(events) >= limit or last or due_now):
+                await send()
         await self.sink.close()
 
     def _acknowledge(self, acks: list[tuple[str, list[int]]]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -44,22 +44,22 @@ _HEADER = struct.Struct(">B3xL")  # stream, three zero bytes, big-endian payload
 # RFC 3339 as Docker writes it: nine fraction digits on 1.41, fewer when Go trims zeros.
 _TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) ")
 _LONGEST_TIMESTAMP = len(b"2006-01-02T15:04:05.999999999+07:00 ")
+_TIMESTAMP_ENDS = frozenset(b"Z0123456789"[i : i + 1] for i in range(11))  # Z, or an offset
+_LOG_STREAMS = frozenset(("stdout", "stderr"))
 
 
 class FrameError(ValueError):
     """The bytes are not what the endpoint should send; the message says what was wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):  # a tuple: made once per line, it must be cheap to make
     """One piece of output: a whole line ending in ``\\n``, or a piece of a longer one."""
 
     stream: str  # "stdout", "stderr" (also "stdin", and "systemerr" for the daemon's errors)
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(NamedTuple):
     """One log event: a line, rejoined when Docker cut it into pieces."""
 
     stream: str
@@ -336,8 +336,34 @@ class LogDecoder:
         return records + self.joiner.finish()
 
     def _join(self, frames: list[Frame]) -> list[LogRecord]:
-        records = []
+        records: list[LogRecord] = []
+        append = records.append
+        joiner = self.joiner
+        pending = joiner._pending
+        limit = joiner.max_event_bytes
+        timestamps = self.timestamps
         for frame in frames:
+            stream, payload = frame
+            # The common case spelled out: a whole line, nothing pending on its stream, a
+            # timestamp shaped as Docker writes it (the daemon's own error lines are not).
+            if (
+                timestamps
+                and payload[-1:] == b"\n"
+                and stream in _LOG_STREAMS
+                and stream not in pending
+                and len(payload) <= limit
+                and payload[10:11] == b"T"
+                and payload[4:5] == payload[7:8] == b"-"
+                and payload[13:14] == payload[16:17] == b":"
+            ):
+                space = payload.find(b" ", 19, _LONGEST_TIMESTAMP)
+                if space > 0 and payload[space - 1 : space] in _TIMESTAMP_ENDS:
+                    try:
+                        stamp = payload[:space].decode("ascii")
+                        append(LogRecord(stream, stamp, payload[space + 1 : -1].decode()))
+                        continue
+                    except UnicodeDecodeError:
+                        pass  # the general way below replaces and flags it
             if frame.stream == "systemerr":
                 message = frame.payload.decode(errors="replace").strip()
                 raise FrameError(f"the Docker daemon reported an error in the stream: {message}")
