@@ -2,6 +2,7 @@
 """A discarding Elasticsearch ``_bulk`` endpoint for benchmarks.
 
     python bench/sink.py [--host 127.0.0.1] [--port 9201] [--verify] [--reject-fraction F]
+                         [--latency]
 
 Routes:
   GET|HEAD /                    Elasticsearch 8 banner (header X-Elastic-Product: Elasticsearch)
@@ -12,6 +13,10 @@ Routes:
   GET /_stats                   {"docs", "actions", "requests", "bytes", "rejected", ...}
   GET /_verify?n=N              (with --verify) exactly-once check of the req-NNNNNNNNNN
                                 markers in the accepted documents: unique, duplicates, missing
+  GET /_latency                 (with --latency) per-document delay from its @timestamp to
+                                the arrival of its bulk request: count, p50, p90, p99, max
+  GET /_timeline                [wall-clock arrival time, documents accepted so far] per
+                                bulk request (the first 100,000 requests)
   anything else                 200 {} (reported once per path on stderr, counted in /_stats)
 
 --port 0 picks a free port; the port is printed on stdout as "port NNNN" once listening.
@@ -22,12 +27,17 @@ and the answer is built from the action lines with a few bytes operations, no JS
 kept, 10 bytes per document). --reject-fraction F answers about a fraction F of the
 documents with 429 (es_rejected_execution_exception) and "errors":true; which documents is
 decided by a CRC32 of their _id, and only the first time an _id is seen, so the retry is
-accepted. Refused documents are not counted in "docs" nor verified.
+accepted. Refused documents are not counted in "docs" nor verified. --latency reads the
+first "@timestamp" of every source line (a second regular-expression pass) and keeps, per
+document, the wall-clock time the request arrived (before its body is read) minus that
+time: the end-to-end latency of a live shipper when @timestamp is the time a line was
+written (Docker's own timestamp). It assumes the shipper and the writer share the clock.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import gzip
 import re
@@ -35,6 +45,7 @@ import signal
 import sys
 import time
 import zlib
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -65,6 +76,11 @@ HEADERS = {"X-Elastic-Product": "Elasticsearch", "Content-Type": "application/js
 ACTIONS = {b"index": True, b"create": True, b"update": True, b"delete": False}
 MARKER_PER_LINE = re.compile(rb"req-(\d{10})[^\n]*")  # first marker of each line
 MARKER = re.compile(rb"req-(\d{10})")
+# first @timestamp of each line: whole seconds and the fraction apart (the seconds are cached)
+TIMESTAMP_PER_LINE = re.compile(
+    rb'"@timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z"[^\n]*'
+)
+TIMELINE_MAX = 100_000
 STATUS_201 = b',"status":201}}'
 REJECTED_ERROR = (
     b'"status":429,"error":{"type":"es_rejected_execution_exception",'
@@ -77,8 +93,16 @@ def _json_str(value: bytes) -> bytes:
 
 
 class Sink:
-    def __init__(self, verify: bool = False, reject_fraction: float = 0.0) -> None:
+    def __init__(
+        self, verify: bool = False, reject_fraction: float = 0.0, latency: bool = False
+    ) -> None:
         self.verify = verify
+        self.latency = latency
+        self.latencies = array.array("d")  # seconds, one per document with a @timestamp
+        self.no_timestamp = 0
+        self._seconds: dict[bytes, float] = {}
+        self.timeline: list[tuple[float, int]] = []
+        self.arrival = 0.0  # wall clock, when the request being answered arrived
         self.reject_fraction = reject_fraction
         self.reject_below = int(reject_fraction * 2**32)
         self.docs = 0  # accepted documents (items answered 2xx)
@@ -96,6 +120,8 @@ class Sink:
         self.marker_count = 0
         self.first_request: float | None = None
         self.last_request: float | None = None
+        self.first_request_wall: float | None = None
+        self.last_request_wall: float | None = None
 
     # -- bodies -------------------------------------------------------------------------
 
@@ -142,6 +168,22 @@ class Sink:
             found = MARKER_PER_LINE.findall(body)
             self.markers.append(b"".join(found))
             self.marker_count += len(found)
+        if self.latency:
+            stamps = TIMESTAMP_PER_LINE.findall(body)
+            self.no_timestamp += count - len(stamps)
+            for seconds, fraction in stamps:
+                self._record_latency(seconds, fraction)
+
+    def _record_latency(self, seconds: bytes, fraction: bytes) -> None:
+        epoch = self._seconds.get(seconds)
+        if epoch is None:
+            epoch = datetime.fromisoformat(seconds.decode() + "+00:00").timestamp()
+            if len(self._seconds) > 100_000:
+                self._seconds.clear()
+            self._seconds[seconds] = epoch
+        if fraction:
+            epoch += int(fraction) / 10 ** len(fraction)
+        self.latencies.append(self.arrival - epoch)
 
     def _answer_each(self, lines: list[bytes], default_index: bytes | None) -> bytes:
         """Walks the body like Elasticsearch: action line, then a source line unless delete."""
@@ -193,6 +235,12 @@ class Sink:
                 if found is not None:
                     self.markers.append(found.group(1))
                     self.marker_count += 1
+            if self.latency:
+                stamp = TIMESTAMP_PER_LINE.search(source)
+                if stamp is None:
+                    self.no_timestamp += 1
+                else:
+                    self._record_latency(stamp.group(1), stamp.group(2))
         flag = b"true" if errors else b"false"
         return b'{"took":0,"errors":' + flag + b',"items":[' + b",".join(items) + b"]}"
 
@@ -203,14 +251,20 @@ class Sink:
 
     async def bulk(self, request: web.Request) -> web.Response:
         now = time.monotonic()
+        wall = time.time()
         if self.first_request is None:
             self.first_request = now
+            self.first_request_wall = wall
         body = self.decode(request, await request.read())
         index = request.match_info.get("index")
+        self.arrival = wall
         answer = self.bulk_answer(body, index.encode() if index else None)
         self.requests += 1
         self.bytes += len(body)
         self.last_request = time.monotonic()
+        self.last_request_wall = wall
+        if len(self.timeline) < TIMELINE_MAX:
+            self.timeline.append((wall, self.docs))
         return web.Response(body=answer, headers=HEADERS)
 
     async def stats(self, request: web.Request) -> web.Response:
@@ -231,11 +285,41 @@ class Sink:
                     if self.first_request is not None and self.last_request is not None
                     else 0.0
                 ),
+                "first_request_wall": self.first_request_wall,
+                "last_request_wall": self.last_request_wall,
                 "unhandled": self.unhandled,
                 "verify": self.verify,
                 "reject_fraction": self.reject_fraction,
+                "latency": self.latency,
             }
         )
+
+    async def timeline_route(self, request: web.Request) -> web.Response:
+        return web.json_response(self.timeline)
+
+    async def latency_route(self, request: web.Request) -> web.Response:
+        if not self.latency:
+            return web.json_response({"error": "start the sink with --latency"}, status=400)
+        return web.json_response(self.latency_summary())
+
+    def latency_summary(self) -> dict[str, Any]:
+        values = sorted(self.latencies)
+        count = len(values)
+
+        def quantile(q: float) -> float | None:
+            return round(values[min(count - 1, int(q * count))], 4) if count else None
+
+        return {
+            "count": count,
+            "no_timestamp": self.no_timestamp,
+            "min": round(values[0], 4) if count else None,
+            "p50": quantile(0.50),
+            "p90": quantile(0.90),
+            "p99": quantile(0.99),
+            "p999": quantile(0.999),
+            "max": round(values[-1], 4) if count else None,
+            "mean": round(sum(values) / count, 4) if count else None,
+        }
 
     async def verify_route(self, request: web.Request) -> web.Response:
         if not self.verify:
@@ -297,6 +381,8 @@ def build_app(sink: Sink) -> web.Application:
         app.router.add_route(method, "/{index}/_bulk", sink.bulk)
     app.router.add_get("/_stats", sink.stats)
     app.router.add_get("/_verify", sink.verify_route)
+    app.router.add_get("/_latency", sink.latency_route)
+    app.router.add_get("/_timeline", sink.timeline_route)
     app.router.add_route("*", "/{tail:.*}", sink.other)
     return app
 
@@ -336,10 +422,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="F",
         help="answer about this fraction of the documents with 429, once per _id",
     )
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="keep, per document, arrival time minus @timestamp for GET /_latency",
+    )
     args = parser.parse_args(argv)
     if not 0.0 <= args.reject_fraction < 1.0:
         parser.error("--reject-fraction must be in [0, 1)")
-    sink = Sink(verify=args.verify, reject_fraction=args.reject_fraction)
+    sink = Sink(verify=args.verify, reject_fraction=args.reject_fraction, latency=args.latency)
     asyncio.run(serve(args.host, args.port, sink))
     return 0
 
