@@ -51,6 +51,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logwharf",
@@ -237,16 +247,16 @@ def _add_run_parser(commands: Any) -> None:
     )
     run.add_argument(
         "--flush-seconds",
-        type=float,
-        default=float(_env("LOGWHARF_FLUSH_SECONDS", "1")),
+        type=_seconds,
+        default=_env("LOGWHARF_FLUSH_SECONDS", "1"),
         metavar="S",
         help="send what was read at least this often (env LOGWHARF_FLUSH_SECONDS; "
         "default %(default)s)",
     )
     run.add_argument(
         "--grace-seconds",
-        type=float,
-        default=float(_env("LOGWHARF_GRACE_SECONDS", "10")),
+        type=_seconds,
+        default=_env("LOGWHARF_GRACE_SECONDS", "10"),
         metavar="S",
         help="on SIGTERM, time to flush what is in flight (env LOGWHARF_GRACE_SECONDS; "
         "default %(default)s)",
@@ -384,12 +394,6 @@ def run_live_command(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         return _usage_error(f"--multiline-pattern: {error}")
-    for flag, value in (
-        ("--flush-seconds", args.flush_seconds),
-        ("--grace-seconds", args.grace_seconds),
-    ):
-        if not value > 0:
-            return _usage_error(f"{flag} {value}: give a number of seconds above 0")
     es = None
     if args.es is not None:
         try:

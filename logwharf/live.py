@@ -39,7 +39,7 @@ from logwharf.elk.config import EsConfig
 from logwharf.elk.encoder import BulkEncoder, EncodedBatch
 from logwharf.elk.indexer import BulkIndexer
 from logwharf.elk.retry import Backoff
-from logwharf.elk.transport import EsAuthError, EsError
+from logwharf.elk.transport import EsError
 from logwharf.events import Event
 from logwharf.processor.default import DefaultProcessor
 from logwharf.processor.timestamps import utc_iso
@@ -161,12 +161,21 @@ class _Capture:
 
 
 class LiveShipper:
-    def __init__(self, options: LiveOptions, sink: Sink, stop: asyncio.Event) -> None:
+    def __init__(
+        self,
+        options: LiveOptions,
+        sink: Sink,
+        stop: asyncio.Event,
+        store: CheckpointStore | None = None,
+    ) -> None:
         self.options = options
         self.sink = sink
         self.stop = stop
         self.report = LiveReport()
-        self.store = CheckpointStore(options.state_dir)
+        if store is None:
+            store = CheckpointStore(options.state_dir)
+            store.load()
+        self.store = store
         self.tracker = AckTracker()
         self.processor = DefaultProcessor()
         self.encode = BulkEncoder(options.es.index).encode if options.es else NdjsonEncoder().encode
@@ -182,7 +191,6 @@ class LiveShipper:
     # --- the run ---------------------------------------------------------------------
 
     async def run(self) -> LiveReport:
-        self.store.load()
         batcher = asyncio.create_task(self._batch())
         saver = asyncio.create_task(self._save_checkpoints())
         ticker = asyncio.create_task(self._flush_multiline())
@@ -693,22 +701,52 @@ async def run_live(options: LiveOptions) -> LiveReport:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    indexer: BulkIndexer | None = None
-    if options.es is not None:
-        indexer = BulkIndexer(options.es)
-        await indexer.start()
-        sink: Sink = indexer
-    else:
-        sink = _NdjsonLive(options.output)
-    shipper = LiveShipper(options, sink, stop)
     try:
-        return await shipper.run()
-    except EsAuthError as error:
-        shipper.report.fatal = str(error)
-        return shipper.report
-    except EsError as error:
-        shipper.report.fatal = str(error)
-        return shipper.report
+        return await _run_live(options, stop)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def _run_live(options: LiveOptions, stop: asyncio.Event) -> LiveReport:
+    # The state directory first: a problem there is a usage error, reported at once.
+    store = CheckpointStore(options.state_dir)
+    store.load()
+    sink: Sink
+    if options.es is not None:
+        indexer = BulkIndexer(options.es)
+        report = await _until_reachable(indexer, stop)
+        if report is not None:
+            return report
+        sink = indexer
+    else:
+        sink = _NdjsonLive(options.output)
+    shipper = LiveShipper(options, sink, stop, store)
+    try:
+        return await shipper.run()
+    except EsError as error:  # 401/403 and the like: no retry can fix them
+        shipper.report.fatal = str(error)
+        return shipper.report
+
+
+async def _until_reachable(indexer: BulkIndexer, stop: asyncio.Event) -> LiveReport | None:
+    """Waits until Elasticsearch answers; a report when the run ends first (a stop
+    request, or an answer no retry can change)."""
+    started = asyncio.ensure_future(indexer.start())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({started, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not started.done():
+        started.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await started
+        await indexer.transport.close()
+        return LiveReport()
+    try:
+        started.result()
+    except EsError as error:
+        await indexer.transport.close()
+        return LiveReport(fatal=f"Elasticsearch: {error}")
+    return None

@@ -83,6 +83,55 @@ class PrivateDocker:
         ``-d``)."""
         return self.cli("run", "--network", "none", *args, check=check, timeout=timeout)
 
+    def restart(
+        self,
+        down_seconds: float = 0,
+        stop_timeout: float = 90,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        """Stops the daemon with SIGTERM (it stops its containers first: those with a
+        restart policy start again with it), waits for it to exit and ``down_seconds`` more,
+        starts it again with the same arguments, socket and data, and returns once it
+        answers ``/_ping``.
+
+        ``process`` stays the same object and takes over the new daemon: the session
+        fixture's teardown holds that object, and so stops the new daemon.
+        """
+        old = self.process
+        log_path = self.root / "dockerd.log"
+        if old.poll() is None:
+            old.send_signal(signal.SIGTERM)
+            try:
+                old.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(
+                    f"dockerd did not stop within {stop_timeout:g} s of SIGTERM:\n{_tail(log_path)}"
+                ) from None
+        time.sleep(down_seconds)
+        with open(log_path, "ab") as log:
+            new = subprocess.Popen(
+                old.args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={"PATH": PATH, "HOME": str(self.root)},
+                start_new_session=True,
+            )
+        vars(old).update(vars(new))
+        vars(new)["_child_created"] = False  # `old` owns the child now, not this object
+        deadline = time.monotonic() + start_timeout
+        while not _ping(self.socket_path):
+            if old.poll() is not None:
+                raise AssertionError(
+                    f"dockerd exited with {old.returncode} at restart:\n{_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"dockerd did not answer in {start_timeout:g} s after a restart:\n"
+                    f"{_tail(log_path)}"
+                )
+            time.sleep(0.1)
+
 
 def _ping(socket_path: str) -> bool:
     try:
