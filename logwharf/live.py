@@ -90,7 +90,7 @@ class _NdjsonLive:
         self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
     ) -> None:
         await self.sink.write_encoded(encoded)
-        self.sink._handle.flush()
+        self.sink.flush()  # a reader of the file sees each batch as it is acknowledged
         if on_done is not None:
             on_done()
 
@@ -185,7 +185,6 @@ class LiveShipper:
         self.containers: dict[str, _Container] = {}
         self.captures: dict[str, _Capture] = {}
         self.host = {"name": options.host_name}
-        self.client: DockerClient | None = None
         self._late_puts: set[asyncio.Future[None]] = set()
 
     # --- the run ---------------------------------------------------------------------
@@ -227,9 +226,9 @@ class LiveShipper:
         """Connects, follows, and reconnects with backoff until asked to stop."""
         backoff = Backoff(first=0.5, cap=10.0)
         while not self.stop.is_set():
+            delay = 0.0
             try:
                 async with DockerClient(self.options.docker) as client:
-                    self.client = client
                     await client.negotiated_version()
                     backoff.reset()
                     await self._follow_all(client)
@@ -239,7 +238,6 @@ class LiveShipper:
                 delay = backoff.next_delay()
                 log.warning("%s; reconnecting in %.1f s", error, delay)
             finally:
-                self.client = None
                 await self._stop_followers()
             if not self.stop.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -38,6 +38,12 @@ class NdjsonSink:
             raise SystemExit(1) from None  # `logwharf replay x | head`: the reader left
         self.written += encoded.count
 
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except BrokenPipeError:
+            raise SystemExit(1) from None
+
     async def close(self) -> None:
         try:
             self._handle.flush()
