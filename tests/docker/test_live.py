@@ -210,20 +210,21 @@ def test_elasticsearch_down_for_30_seconds_loses_nothing(
 ) -> None:
     es = Es(osmem_clone.url)
     gate = Gate(int(osmem_clone.url.rsplit(":", 1)[1].rstrip("/")))
-    container = steady_writer(docker_daemon, 2000, pause_every=50)
+    # 1,500 lines over about 30 s: most of them are written while Elasticsearch is away.
+    container = steady_writer(docker_daemon, 1500, pause_every=5)
     flags = ("--es", gate.url, "--index", "live-outage", "--include-name", container)
     shipper = Shipper(docker_daemon.host, tmp_path / "state", None, *flags)
     try:
-        wait_for_hits(es, "live-outage", 200, shipper, timeout=60)
+        wait_for_hits(es, "live-outage", 100, shipper, timeout=60)
         gate.shut()
         time.sleep(30)
         assert shipper.process.poll() is None, shipper.stderr()
         gate.open()
-        wait_for_hits(es, "live-outage", 2000, shipper, timeout=120)
+        wait_for_hits(es, "live-outage", 1500, shipper, timeout=120)
     finally:
         assert shipper.stop() == 0, shipper.stderr()
         gate.shut()
-    assert_exactly_once(es.hits("live-outage"), container, 2000)
+    assert_exactly_once(es.hits("live-outage"), container, 1500)
     assert "retrying" in shipper.stderr()
 
 
