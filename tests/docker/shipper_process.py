@@ -162,6 +162,12 @@ class Gate:
     def shut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # close() alone does not end an accept() blocked in another thread (Linux):
+            # the socket would go on taking connections.
+            try:
+                listener.shutdown(self._socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
         for connection in self._connections:
             try:
