@@ -48,13 +48,15 @@ import tarfile
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from replay_bench import SinkProcess  # noqa: E402 - the bench folder is no package
+
 ROOT = BENCH.parent
 OUT = BENCH / "out"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -277,41 +279,12 @@ class Sampler(threading.Thread):
 # -- the sink ----------------------------------------------------------------------------
 
 
-class Sink:
-    def __init__(self, log: Path, latency: bool) -> None:
-        args = [sys.executable, str(BENCH / "sink.py"), "--port", "0", "--verify"]
-        if latency:
-            args.append("--latency")
-        self.log = open(log, "wb")  # noqa: SIM115 (closed in stop())
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().decode().strip()
-        if not line.startswith("port "):
-            self.stop()
-            raise RuntimeError(f"the sink did not start (see {log}): {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=120) as answer:
-            return json.loads(answer.read())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
 # -- the shipper -------------------------------------------------------------------------
 
 
 class Shipper:
     def __init__(
-        self, docker: PrivateDocker, sink: Sink, args: argparse.Namespace, prefix: Path
+        self, docker: PrivateDocker, sink: SinkProcess, args: argparse.Namespace, prefix: Path
     ) -> None:
         self.state_dir = Path(tempfile.mkdtemp(prefix="lwb-state-", dir="/tmp"))
         self.stderr_path = Path(f"{prefix}.stderr")
@@ -500,7 +473,7 @@ class Context:
 
 
 def _wait_docs(
-    sink: Sink, n: int, timeout: float, stall: float = 30.0, tick: float = 0.1
+    sink: SinkProcess, n: int, timeout: float, stall: float = 30.0, tick: float = 0.1
 ) -> tuple[dict[str, Any], float | None]:
     """Polls the sink until it has ``n`` documents (returns the time it saw them), no new
     document came for ``stall`` seconds, or ``timeout``."""
@@ -521,7 +494,7 @@ def _finish(
     ctx: Context,
     name: str,
     n: int,
-    sink: Sink,
+    sink: SinkProcess,
     shipper: Shipper,
     stats: dict[str, Any],
     complete_at: float | None,
@@ -608,7 +581,9 @@ def _measure(
     print(f"== {name}: {n:,} lines", file=sys.stderr, flush=True)
     prefix = ctx.prefix(name)
     extra: dict[str, Any] = {}
-    sink = Sink(Path(f"{prefix}-sink.log"), latency)
+    sink = SinkProcess(
+        verify=True, reject_fraction=0.0, log=Path(f"{prefix}-sink.log"), latency=latency
+    )
     if before_shipper is not None:
         extra.update(before_shipper())
     docker_before, busy_before = ctx.docker.cpu_seconds(), _busy_seconds()

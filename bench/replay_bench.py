@@ -77,12 +77,18 @@ def warm(path: Path) -> None:
 
 
 class SinkProcess:
-    def __init__(self, verify: bool, reject_fraction: float, log: Path) -> None:
+    """``sink.py`` on a free port, as a child process (also used by ``live_bench.py``)."""
+
+    def __init__(
+        self, verify: bool, reject_fraction: float, log: Path, latency: bool = False
+    ) -> None:
         args = [sys.executable, str(BENCH / "sink.py"), "--port", "0"]
         if verify:
             args.append("--verify")
         if reject_fraction:
             args += ["--reject-fraction", str(reject_fraction)]
+        if latency:
+            args.append("--latency")
         self.log = open(log, "wb")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log)
         assert self.process.stdout is not None
@@ -93,10 +99,9 @@ class SinkProcess:
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str, timeout: float = 600.0) -> dict[str, Any]:
+    def get(self, path: str, timeout: float = 600.0) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as answer:
-            result: dict[str, Any] = json.loads(answer.read())
-            return result
+            return json.loads(answer.read())
 
     def cpu_seconds(self) -> float:
         return _proc_cpu_seconds(self.process.pid)
