@@ -248,11 +248,13 @@ class LiveShipper:
         events = await client.events(since=since)
         stopper = asyncio.create_task(self.stop.wait())
         try:
-            running = await client.containers()
             everything = await client.containers(all=True)
             self.store.prune(c["Id"] for c in everything)
-            for summary in running:
-                self._start_follower(client, summary["Id"])
+            for summary in everything:
+                # Running ones, and stopped ones that were followed before: lines written
+                # after their checkpoint, while logwharf was away, are read to their end.
+                if summary.get("State") == "running" or self.store.get(summary["Id"]):
+                    self._start_follower(client, summary["Id"])
             log.info("following %d containers", len(self.followers))
             iterator = aiter(events)
             while not self.stop.is_set():

@@ -247,3 +247,30 @@ def test_a_rename_is_followed_by_the_events_that_come_after(
         docker_daemon.cli("rm", "-f", new, check=False)
     ids = {event["container"]["id"] for event in events if event["container"]["name"] in (old, new)}
     assert len(ids) == 1  # one container, one follower, under both names
+
+
+def test_lines_written_while_the_shipper_was_away_by_a_container_that_then_exited(
+    docker_daemon: PrivateDocker, tmp_path: Path, osmem_clone: Any
+) -> None:
+    es = Es(osmem_clone.url)
+    container = name("batch")
+    docker_daemon.run(
+        "-d", "--name", container, IMAGE, "sh", "-c",
+        "i=0; while [ $i -lt 50 ]; do echo line $i; i=$((i+1)); done; "
+        "sleep 4; i=50; while [ $i -lt 100 ]; do echo line $i; i=$((i+1)); done",
+    )  # fmt: skip
+    flags = ("--es", osmem_clone.url, "--index", "live-away", "--include-name", container)
+    first = Shipper(docker_daemon.host, tmp_path / "state", None, *flags)
+    wait_for_hits(es, "live-away", 50, first, timeout=60)
+    time.sleep(1.5)  # the checkpoint is saved
+    first.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while "Exited" not in docker_daemon.cli("ps", "-a", "--filter", f"name={container}"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    second = Shipper(docker_daemon.host, tmp_path / "state", None, *flags)
+    try:
+        hits = wait_for_hits(es, "live-away", 100, second, timeout=60)
+    finally:
+        assert second.stop() == 0, second.stderr()
+    assert_exactly_once(hits, container, 100)
