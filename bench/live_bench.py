@@ -36,7 +36,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import random
 import shlex
 import shutil
@@ -56,6 +55,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from replay_bench import SinkProcess  # noqa: E402 - the bench folder is no package
+from replay_bench import machine as replay_machine  # noqa: E402
 
 ROOT = BENCH.parent
 OUT = BENCH / "out"
@@ -841,19 +841,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
-    }
+    info = replay_machine()
     try:
-        info["git"] = subprocess.run(
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
         info["dockerd"] = subprocess.run(
             ["dockerd", "--version"],
             capture_output=True,

@@ -93,14 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(rp)
     rp.add_argument(
-        "--max-event-bytes",
-        type=_positive_int,
-        default=_env("LOGWHARF_MAX_EVENT_BYTES", str(1024 * 1024)),
-        metavar="N",
-        help="longer lines are cut and tagged 'truncated' (env "
-        "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
-    )
-    rp.add_argument(
         "--workers",
         type=_positive_int,
         default=_env("LOGWHARF_WORKERS", str(min(os.cpu_count() or 1, 8))),
@@ -114,7 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    """Where events go: the same for ``replay`` and ``run``."""
+    """Where events go, and how long one may be: the same for ``replay`` and ``run``."""
+    parser.add_argument(
+        "--max-event-bytes",
+        type=_positive_int,
+        default=_env("LOGWHARF_MAX_EVENT_BYTES", str(1024 * 1024)),
+        metavar="N",
+        help="longer events are cut and tagged 'truncated' (env "
+        "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
+    )
     parser.add_argument(
         "--es",
         default=_env("LOGWHARF_ES_URL") or None,  # an empty variable is no variable
@@ -260,14 +260,6 @@ def _add_run_parser(commands: Any) -> None:
         metavar="S",
         help="on SIGTERM, time to flush what is in flight (env LOGWHARF_GRACE_SECONDS; "
         "default %(default)s)",
-    )
-    run.add_argument(
-        "--max-event-bytes",
-        type=_positive_int,
-        default=_env("LOGWHARF_MAX_EVENT_BYTES", str(1024 * 1024)),
-        metavar="N",
-        help="longer events are cut and tagged 'truncated' (env "
-        "LOGWHARF_MAX_EVENT_BYTES; default %(default)s)",
     )
 
 

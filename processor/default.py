@@ -45,11 +45,7 @@ LEVEL_KEYS = ("level", "log.level", "lvl", "severity", "levelname", "loglevel")
 _LEADING_TIME = re.compile(
     r"\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
 ).match
-# The names an application's JSON line holds -> the first time name, the message names
-# and the first level name among them, in the order of preference above.
-_Plan = tuple[str | None, tuple[str, ...], str | None]
-_PLANS: dict[tuple[str, ...], _Plan] = {}
-_MAX_PLANS = 4096  # kinds of line; past that the cache starts again
+_MISSING = object()
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 
@@ -97,46 +93,43 @@ class DefaultProcessor:
 
     def take_fields(self, event: Event, app: dict[str, object]) -> None:
         """The ECS fields out of an application's JSON object, the rest under ``app``."""
-        # An application writes the same names on every line: what to take from a line is
-        # looked up by its names, in order, instead of trying every spelling on each line.
-        shape = tuple(app)
-        plan = _PLANS.get(shape)
-        if plan is None:
-            if len(_PLANS) >= _MAX_PLANS:
-                _PLANS.clear()
-            plan = _PLANS[shape] = _plan(app)
-        time_key, message_keys, level_key = plan
-        if time_key is not None:
-            value = app.pop(time_key)
-            # Most applications already write UTC with Z: skip the call for them.
-            if type(value) is str and is_utc_iso(value):
-                event["@timestamp"] = value
-            else:
-                stamp = normalize_timestamp(value)
-                if stamp is None:
-                    app[time_key] = value
-                    add_tag(event, TIMESTAMP_FAILURE)
+        # pop() finds and removes in one step; a value that cannot be used is put back.
+        for key in TIME_KEYS:
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
+                # Most applications already write UTC with Z: skip the call for them.
+                if type(value) is str and is_utc_iso(value):
+                    event["@timestamp"] = value
                 else:
-                    event["@timestamp"] = stamp
-        for key in message_keys:
-            value = app.pop(key)
-            if type(value) is str:
-                event["message"] = value
+                    stamp = normalize_timestamp(value)
+                    if stamp is None:
+                        app[key] = value
+                        add_tag(event, TIMESTAMP_FAILURE)
+                    else:
+                        event["@timestamp"] = stamp
                 break
-            app[key] = value
-        if level_key is not None:
-            value = app.pop(level_key)
-            level = LEVEL_WORDS.get(value) if type(value) is str else None
-            if level is None:
-                level = normalize_level(value)
-            if level is None:
-                app[level_key] = value
-            else:
-                log = event.get("log")
-                if type(log) is dict:
-                    log["level"] = level
+        for key in MESSAGE_KEYS:
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
+                if type(value) is str:
+                    event["message"] = value
+                    break
+                app[key] = value
+        for key in LEVEL_KEYS:
+            value = app.pop(key, _MISSING)
+            if value is not _MISSING:
+                level = LEVEL_WORDS.get(value) if type(value) is str else None
+                if level is None:
+                    level = normalize_level(value)
+                if level is None:
+                    app[key] = value
                 else:
-                    event["log"] = {"level": level}
+                    log = event.get("log")
+                    if type(log) is dict:
+                        log["level"] = level
+                    else:
+                        event["log"] = {"level": level}
+                break
         if app:
             event[APP_FIELD] = app
 
@@ -151,16 +144,6 @@ class DefaultProcessor:
                 stamp = normalize_timestamp(match.group(1))
                 if stamp is not None:
                     event["@timestamp"] = stamp
-
-
-def _plan(app: dict[str, object]) -> _Plan:
-    times = [key for key in TIME_KEYS if key in app]
-    levels = [key for key in LEVEL_KEYS if key in app]
-    return (
-        times[0] if times else None,
-        tuple(key for key in MESSAGE_KEYS if key in app),
-        levels[0] if levels else None,
-    )
 
 
 def _set_level(event: Event, level: str) -> None:
