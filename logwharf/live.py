@@ -51,6 +51,7 @@ from logwharf.shipper.docker_api import (
     DockerLogsUnsupported,
     DockerNotFound,
     DockerRefused,
+    timestamp_nanos,
 )
 from logwharf.shipper.frames import FrameError, LogDecoder, LogRecord
 from logwharf.shipper.ids import docker_event_id
@@ -150,8 +151,22 @@ class _Capture:
         self.stream_close: Callable[[], None] | None = None
         self.ended = asyncio.Event()
         self.info: dict[str, Any] | None = None  # inspect, taken while the container exists
-        self.attached = False
-        self.late = False  # attached only after the container started: output may repeat
+        self.attached_ns: int | None = None  # wall clock once the daemon answered the attach
+
+    @property
+    def late(self) -> bool:
+        """Whether the attach may have come after the container started (then ``logs=1``
+        replays output that the stream may send again). Judged on the daemon's own start
+        time: the events stream lags, so the order its events arrive in cannot tell."""
+        if self.attached_ns is None or self.info is None:
+            return True
+        started = str((self.info.get("State") or {}).get("StartedAt") or "")
+        if not started or started.startswith("0001-"):
+            return False  # inspected after the attach, and not started yet: early
+        try:
+            return self.attached_ns >= timestamp_nanos(started)
+        except ValueError:
+            return True
 
     def close(self) -> None:
         if self.stream_close is not None:
@@ -286,9 +301,6 @@ class LiveShipper:
         if action == "create" and self._selected(container_id, attributes):
             self._start_capture(client, container_id)
         elif action == "start":
-            capture = self.captures.get(container_id)
-            if capture is not None and not capture.attached:
-                capture.late = True
             self._start_follower(client, container_id)
         elif action == "rename" and container_id in self.containers:
             name = attributes.get("name")
@@ -322,7 +334,7 @@ class LiveShipper:
     async def _capture(self, client: DockerClient, container_id: str, capture: _Capture) -> None:
         try:
             stream = await client.attach(container_id, logs=True, stream=True)
-            capture.attached = True
+            capture.attached_ns = time.time_ns()
             capture.stream_close = stream.close
             with contextlib.suppress(DockerError):
                 capture.info = await client.inspect(container_id)
