@@ -42,6 +42,7 @@ from logwharf.elk.retry import Backoff
 from logwharf.elk.transport import EsError
 from logwharf.events import Event
 from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.stage import Pipeline
 from logwharf.processor.timestamps import utc_iso
 from logwharf.shipper.checkpoints import AckTracker, Checkpoint, CheckpointStore, StreamPositions
 from logwharf.shipper.docker_api import (
@@ -112,6 +113,8 @@ class LiveOptions:
     grace_seconds: float = 10.0
     batch_events: int = 5000
     host_name: str = field(default_factory=socket.gethostname)
+    # The configured stages; None runs the default processor alone.
+    pipeline: Callable[[], Pipeline] | None = None
 
 
 @dataclass
@@ -192,7 +195,7 @@ class LiveShipper:
             store.load()
         self.store = store
         self.tracker = AckTracker()
-        self.processor = DefaultProcessor()
+        self.pipeline = options.pipeline() if options.pipeline else Pipeline([DefaultProcessor()])
         self.encode = BulkEncoder(options.es.index).encode if options.es else NdjsonEncoder().encode
         # (events, their lines' sequence numbers per container, when the lines were read)
         self.queue: asyncio.Queue[_Chunk] = asyncio.Queue(QUEUE_CHUNKS)
@@ -556,7 +559,9 @@ class LiveShipper:
                     tags.append("_invalidutf8")
                 event["tags"] = tags
             append(event)
-        self.processor.process_batch(events)
+        # Events a stage drops leave the list; their lines stay in ``seqs`` and are acknowledged
+        # with the rest of the chunk, so a checkpoint moves past them.
+        events = self.pipeline.process_batch(events)
         self.report.events += len(events)
         return events, [(container_id, seqs)]
 
@@ -645,6 +650,9 @@ class LiveShipper:
                 last = not more and not more_acks
             if events and len(events) + len(more) > limit:
                 await send()  # requests of at most batch_events, not one full and a sliver
+            if more_acks and not more:
+                # Every event of the chunk was dropped by a stage: its lines are done.
+                self._acknowledge(more_acks)
             if more:
                 events += more
                 acks += more_acks
