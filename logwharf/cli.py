@@ -102,11 +102,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _add_run_parser(commands)
+    check = commands.add_parser(
+        "check-config",
+        help="check configuration files and report every problem (exit 2 if any)",
+        description="Load and validate each FILE as `run` and `replay` would, compiling every "
+        "pattern; print every problem with its line, column and key. Exit 0 when all are "
+        "fine, 2 when any is not.",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    test = commands.add_parser(
+        "test",
+        help="run pipeline unit tests declared in YAML (NAME.test.yaml)",
+        description="Run the pipeline tests of each FILE (or of every *.test.yaml in a "
+        "directory): input events through the configured stages, compared with the expected "
+        "events. Exit 0 all passed, 1 a test failed, 2 a file is invalid.",
+    )
+    test.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     """Where events go, and how long one may be: the same for ``replay`` and ``run``."""
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=_env("LOGWHARF_CONFIG") or None,
+        metavar="FILE",
+        help="the YAML configuration: pipeline stages, elasticsearch and run settings; "
+        "flags and LOGWHARF_* variables win over it (env LOGWHARF_CONFIG)",
+    )
     parser.add_argument(
         "--max-event-bytes",
         type=_positive_int,
@@ -274,17 +299,20 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _es_config(args: argparse.Namespace) -> EsConfig:
+def _es_config(args: argparse.Namespace, credentials: dict[str, str] | None = None) -> EsConfig:
     from logwharf.elk.config import EsConfig
 
-    password = _env("LOGWHARF_ES_PASSWORD")
-    api_key = _env("LOGWHARF_ES_API_KEY")
+    given = credentials or {}
+
+    def secret(name: str) -> str | None:
+        return _env(name) or given.get(name)
+
     return EsConfig(
         urls=[url.strip() for url in args.es.split(",") if url.strip()],
         index=args.index,
-        username=_env("LOGWHARF_ES_USERNAME"),
-        password=password,
-        api_key=api_key,
+        username=secret("LOGWHARF_ES_USERNAME"),
+        password=secret("LOGWHARF_ES_PASSWORD"),
+        api_key=secret("LOGWHARF_ES_API_KEY"),
         ca_file=args.es_ca_file,
         verify_tls=not args.es_insecure,
         gzip=args.gzip,
@@ -313,6 +341,20 @@ def _explain(error: ValidationError, flags: dict[str, str]) -> str:
     return "; ".join(problems)
 
 
+def _configure(args: argparse.Namespace) -> tuple[Any, dict[str, str]] | int:
+    """The configuration file applied to ``args``: (config or None, credentials it gives),
+    or the exit code 2 after its problems were printed."""
+    from .config_commands import apply_config, read_config
+
+    config = read_config(args.config)
+    if isinstance(config, int):
+        return config
+    if config is None:
+        return None, {}
+    defaults = vars(build_parser().parse_args([args.command]))
+    return config, apply_config(args, defaults, config)
+
+
 def run_replay(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -323,6 +365,10 @@ def run_replay(args: argparse.Namespace) -> int:
     from .replay import ReplayOptions, replay
     from .summary import print_summary
 
+    configured = _configure(args)
+    if isinstance(configured, int):
+        return configured
+    config, credentials = configured
     paths = list(args.paths)
     if args.sample:
         paths.append(str(sample_path()))
@@ -337,7 +383,7 @@ def run_replay(args: argparse.Namespace) -> int:
         if args.es_ca_file is not None and not args.es_ca_file.is_file():
             return _usage_error(f"--es-ca-file {args.es_ca_file}: no such file")
         try:
-            es = _es_config(args)
+            es = _es_config(args, credentials)
         except ValidationError as error:
             return _usage_error(_explain(error, _ES_FLAGS))
         if args.es_insecure:
@@ -354,6 +400,7 @@ def run_replay(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty() and not args.no_progress,
         max_event_bytes=args.max_event_bytes,
         workers=args.workers,
+        stages=tuple(config.stages) if config is not None and config.pipeline is not None else None,
     )
     report = asyncio.run(replay(options))
     print_summary(report, sys.stderr)
@@ -372,6 +419,10 @@ def run_live_command(args: argparse.Namespace) -> int:
 
     from .live import LiveOptions, run_live
 
+    configured = _configure(args)
+    if isinstance(configured, int):
+        return configured
+    config, credentials = configured
     if args.es is not None and args.output:
         return _usage_error("--output is for NDJSON without --es; give one or the other")
     try:
@@ -389,9 +440,16 @@ def run_live_command(args: argparse.Namespace) -> int:
     es = None
     if args.es is not None:
         try:
-            es = _es_config(args)
+            es = _es_config(args, credentials)
         except ValidationError as error:
             return _usage_error(_explain(error, _ES_FLAGS))
+    pipeline = None
+    if config is not None and config.pipeline is not None:
+        state_dir = args.state_dir
+
+        def pipeline() -> Any:
+            return config.build_pipeline(state_dir=state_dir, read_time=None)
+
     options = LiveOptions(
         state_dir=args.state_dir,
         es=es,
@@ -412,6 +470,7 @@ def run_live_command(args: argparse.Namespace) -> int:
         flush_seconds=args.flush_seconds,
         grace_seconds=args.grace_seconds,
         batch_events=args.batch_events,
+        pipeline=pipeline,
     )
     try:
         report = asyncio.run(run_live(options))
@@ -442,6 +501,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_TROUBLE
     if args.command == "run":
         return run_live_command(args)
+    if args.command in ("check-config", "test"):
+        from .config_commands import check_config_command, test_command
+
+        command = check_config_command if args.command == "check-config" else test_command
+        return command(args, sys.stdout, sys.stderr)
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 

@@ -47,6 +47,7 @@ class ReplayOptions:
     progress: bool = False
     max_event_bytes: int = 1024 * 1024
     workers: int = 1
+    stages: tuple[Any, ...] | None = None  # the configured pipeline; None: the default
 
 
 @dataclass
@@ -93,6 +94,7 @@ async def replay(options: ReplayOptions) -> ReplayReport:
         bulk=indexer is not None,
         index=options.es.index if options.es is not None else None,
         gzip=options.es.gzip if options.es is not None else False,
+        stages=options.stages,
     )
     workers = _worker_count(options)
 

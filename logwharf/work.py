@@ -44,11 +44,23 @@ class Work:
     bulk: bool
     index: str | None
     gzip: bool = False  # gzip bulk bodies in the workers, where the CPU is
+    # The configured stages (validated models); None: the default processor alone.
+    stages: tuple[Any, ...] | None = None
 
     def build(self) -> tuple[Pipeline, DefaultProcessor, Callable[[list[Event]], EncodedBatch]]:
-        processor = DefaultProcessor(self.read_time)
         encoder = BulkEncoder(self.index) if self.bulk else NdjsonEncoder()
-        return Pipeline([processor]), processor, encoder.encode
+        if self.stages is None:
+            processor = DefaultProcessor(self.read_time)
+            return Pipeline([processor]), processor, encoder.encode
+        # Only a configured pipeline loads the configuration models into a worker.
+        from logwharf.processor.config import build_pipeline
+        from logwharf.processor.stage_config import BuildContext
+
+        pipeline = build_pipeline(list(self.stages), BuildContext(read_time=self.read_time))
+        defaults = [stage for stage in pipeline.stages if isinstance(stage, DefaultProcessor)]
+        # The counts of parsed JSON come from the default stage when the pipeline has one.
+        processor = defaults[0] if defaults else DefaultProcessor(self.read_time)
+        return pipeline, processor, encoder.encode
 
 
 @dataclass

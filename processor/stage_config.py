@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .conditions import ConditionSpec
 from .fields import FieldPath
-from .stage import EventStage
+from .stage import BatchStage
 
 __all__ = ["BuildContext", "FieldName", "StageConfig", "check_field_name"]
 
@@ -58,5 +58,5 @@ class StageConfig(BaseModel):
         """``id`` when given, else the type and its place in the pipeline (``grok#2``)."""
         return self.id or f"{self.type}#{position}"
 
-    def build(self, name: str, context: BuildContext) -> EventStage:
+    def build(self, name: str, context: BuildContext) -> BatchStage:
         raise NotImplementedError(f"stage type {self.type!r} cannot be built")
