@@ -304,7 +304,7 @@ def _es_config(args: argparse.Namespace, credentials: dict[str, str] | None = No
 
     given = credentials or {}
 
-    def secret(name: str) -> str | None:
+    def secret(name: str) -> Any:  # pydantic makes SecretStr of it
         return _env(name) or given.get(name)
 
     return EsConfig(
@@ -352,7 +352,18 @@ def _configure(args: argparse.Namespace) -> tuple[Any, dict[str, str]] | int:
     if config is None:
         return None, {}
     defaults = vars(build_parser().parse_args([args.command]))
-    return config, apply_config(args, defaults, config)
+    return config, apply_config(args, defaults, config, _given(args))
+
+
+def _given(args: argparse.Namespace) -> set[str]:
+    """The options written on the command line: parsed again with every default left out."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for item in sub._actions:
+                    item.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(args.argv)))
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -488,6 +499,7 @@ def run_live_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="logwharf: %(levelname)s: %(message)s",

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from logwharf.processor.config import STAGE_TYPES, StageSpec, build_pipeline
 from logwharf.processor.stage import Pipeline
@@ -80,8 +80,13 @@ class ServiceConfig(_Section):
     run: RunSection = RunSection()
     max_event_bytes: int | None = Field(default=None, ge=1)
 
-    # Where the file was, for paths in it (custom pattern files, a relative state dir).
-    source: Path | None = Field(default=None, exclude=True)
+    # Where the file was, for paths in it (custom pattern files, a relative state dir);
+    # private, so that no key of the file can set it.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     @property
     def stages(self) -> list[StageConfig]:
@@ -136,15 +141,20 @@ def validate_config(located: Located, path: Path | None = None) -> ServiceConfig
     except ValidationError as error:
         problems.extend(_problems(located, error))
     if config is not None and not problems:
-        try:
-            config.build_pipeline()  # compile every pattern now: a bad one fails here
-        except (ValueError, OSError) as error:
-            problems.append(located.problem(("pipeline",), str(error)))
+        # Compile every stage now, each on its own, so that a bad pattern is reported at
+        # its stage and every bad one at once.
+        context = BuildContext(config_dir=path.parent if path else None)
+        for position, stage in enumerate(config.stages):
+            try:
+                stage.build(stage.stage_name(position + 1), context)
+            except (ValueError, OSError) as error:
+                problems.append(located.problem(("pipeline", position), str(error)))
     if problems:
         problems.sort(key=lambda problem: (problem.line, problem.column))
         raise ConfigError(problems)
     assert config is not None
-    return config.model_copy(update={"source": path})
+    config._source = path
+    return config
 
 
 def _problems(located: Located, error: ValidationError) -> list[Problem]:
@@ -161,7 +171,7 @@ def _message(item: Mapping[str, Any]) -> str:
     kind = item["type"]
     message = str(item["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        return "unknown key; check its spelling and the stage's documented keys"
+        return "unknown key; check its spelling against the documented keys"
     if kind == "stage_type":
         known = ", ".join(sorted(STAGE_TYPES))
         given = item["input"].get("type") if isinstance(item["input"], dict) else None

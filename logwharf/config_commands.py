@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,15 +21,15 @@ __all__ = ["apply_config", "check_config_command", "read_config", "test_command"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def read_config(path: Path | None, err: TextIO = sys.stderr) -> ServiceConfig | int | None:
+def read_config(path: Path | None, err: TextIO | None = None) -> ServiceConfig | int | None:
     """The configuration at ``path`` (None without one), or exit code 2 after reporting
-    every problem in it."""
+    every problem in it (to ``err``, by default the stderr of the moment)."""
     if path is None:
         return None
     try:
         return load_config(path)
     except ConfigError as error:
-        _report(error, err)
+        _report(error, err or sys.stderr)
         return EXIT_USAGE
 
 
@@ -73,11 +73,15 @@ CREDENTIALS = {
 
 
 def apply_config(
-    args: argparse.Namespace, defaults: dict[str, Any], config: ServiceConfig
+    args: argparse.Namespace,
+    defaults: dict[str, Any],
+    config: ServiceConfig,
+    given: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Fills ``args`` from the file where the run did not set a value itself (``defaults``
-    are what the parser gives with no flags). Returns the credentials the file supplies for
-    variables that are unset."""
+    """Fills ``args`` from the file where the run did not set a value itself: ``given`` are
+    the options on the command line (when unknown, a value other than its default in
+    ``defaults``, what the parser gives with no flags, counts as given). Returns the
+    credentials the file supplies for variables that are unset."""
     base = config.source.parent if config.source else Path.cwd()
     for (section, key), (dest, variable, convert) in _SETTINGS.items():
         if not hasattr(args, dest):
@@ -86,7 +90,8 @@ def apply_config(
         value = getattr(holder, key)
         if value is None or (key == "verify_tls" and value is True):
             continue
-        if os.environ.get(variable) or getattr(args, dest) != defaults.get(dest):
+        explicit = dest in given if given is not None else getattr(args, dest) != defaults.get(dest)
+        if os.environ.get(variable) or explicit:
             continue  # given for this run: it wins
         converted = convert(value)
         if isinstance(converted, Path) and not converted.is_absolute():
@@ -96,7 +101,7 @@ def apply_config(
         selectors = getattr(config.run, verb)
         for plural, kind in _SELECTORS.items():
             dest = f"{verb}_{kind}"
-            if hasattr(args, dest) and not getattr(args, dest):
+            if hasattr(args, dest) and not getattr(args, dest) and dest not in (given or ()):
                 setattr(args, dest, list(getattr(selectors, plural)))
     credentials = {}
     for key, variable in CREDENTIALS.items():
@@ -115,8 +120,11 @@ def check_config_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             _report(error, err)
             worst = EXIT_USAGE
             continue
-        stages = len(config.stages) if config.pipeline is not None else 0
-        what = f"{stages} stage{'s' if stages != 1 else ''}" if stages else "default processor"
+        if config.pipeline is None:
+            what = "default processor"
+        else:  # an empty pipeline is no processing at all, not the default processor
+            stages = len(config.stages)
+            what = f"{stages} stage{'s' if stages != 1 else ''}"
         out.write(f"{path}: ok ({what})\n")
     return worst
 

@@ -82,6 +82,15 @@ def dotted(path: Path_) -> str:
     return out
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _problem_at(node: yaml.Node, located: Located, path: Path_, message: str) -> Problem:
+    mark = node.start_mark
+    return Problem(located.file, mark.line + 1, mark.column + 1, dotted(path), message)
+
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{[^}]*\}?")
 
 
@@ -91,6 +100,7 @@ class YamlSource:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
         self._constructor = yaml.SafeLoader("")
+        self._building: set[int] = set()  # nodes on the way down: an alias back is a loop
 
     def load(self, text: str, file: str) -> Located:
         located = Located(None, file)
@@ -112,10 +122,19 @@ class YamlSource:
 
     def _build(self, node: yaml.Node, path: Path_, located: Located) -> Any:
         located.marks.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if id(node) in self._building:
+            located.problems.append(_problem_at(node, located, path, "an alias refers to itself"))
+            return None
         if isinstance(node, yaml.MappingNode):
+            self._building.add(id(node))
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = self._constructor.construct_object(key_node, deep=True)
+                if key_node.tag == _MERGE:
+                    located.problems.append(
+                        _problem_at(key_node, located, path, "merge keys (<<) are not supported")
+                    )
+                    continue
+                key = self._scalar(key_node, path, located)
                 if not isinstance(key, str):
                     key = str(key)
                 where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
@@ -125,13 +144,29 @@ class YamlSource:
                     )
                 located.marks[(*path, key)] = where
                 out[key] = self._build(value_node, (*path, key), located)
+            self._building.discard(id(node))
             return out
         if isinstance(node, yaml.SequenceNode):
-            return [self._build(item, (*path, i), located) for i, item in enumerate(node.value)]
-        value = self._constructor.construct_object(node, deep=True)
+            self._building.add(id(node))
+            items = [self._build(item, (*path, i), located) for i, item in enumerate(node.value)]
+            self._building.discard(id(node))
+            return items
+        value = self._scalar(node, path, located)
         if isinstance(value, str) and "$" in value:
             value = self._fill(value, path, located)
         return value
+
+    def _scalar(self, node: yaml.Node, path: Path_, located: Located) -> Any:
+        if node.tag == _TIMESTAMP:
+            # A date in a configuration is text to compare with or to set (events hold
+            # strings), not a datetime object.
+            return node.value
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as error:  # a tag the safe loader does not know (!custom)
+            reason = getattr(error, "problem", None) or str(error)
+            located.problems.append(_problem_at(node, located, path, f"not valid YAML: {reason}"))
+            return None
 
     def _fill(self, text: str, path: Path_, located: Located) -> str:
         def problem(message: str) -> None:
@@ -156,6 +191,8 @@ class YamlSource:
             default = match.group(2)
             if default is not None:
                 return default
+            if value is not None:
+                return value  # set but empty: only the :- form replaces it
             problem(
                 f"environment variable {name} is not set; set it or give a default: "
                 f"${{{name}:-VALUE}}"

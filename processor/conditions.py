@@ -208,7 +208,7 @@ def _field_test(spec: FieldTest) -> Test:
 
         return ordered
     if name in ("in", "not_in"):
-        hashable = frozenset((type(item), item) for item in expected)
+        hashable = frozenset(_key(item) for item in expected)
         wanted = name == "in"
         return lambda event: (
             _key(get(event)) in hashable if wanted else (_key(get(event)) not in hashable)
@@ -234,7 +234,10 @@ def _text_test(name: str, expected: str) -> Callable[[str], bool]:
 
 
 def _key(value: Any) -> tuple[type, Any]:
-    # True == 1 in Python; a condition on `in: [1]` must not take a boolean.
+    # True == 1 in Python; a condition on `in: [1]` must not take a boolean. A whole float
+    # is the number it equals, as for `equals`: 500.0 is in [500].
+    if type(value) is float and value.is_integer():
+        return (int, int(value))
     try:
         hash(value)
     except TypeError:

@@ -6,7 +6,7 @@ against; ``build_pipeline`` compiles each item's condition and stage once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
@@ -14,6 +14,7 @@ from logwharf.events import Event
 
 from .conditions import compile_condition
 from .dates import DateConfig
+from .dissect import DissectConfig
 from .enrich import (
     AddTagsConfig,
     CaseConfig,
@@ -26,6 +27,7 @@ from .enrich import (
     SetConfig,
 )
 from .filters import DropConfig, RouteConfig, SampleConfig
+from .parse import CsvConfig, GrokConfig, JsonConfig, KvConfig
 from .stage import BatchStage, Conditional, EventStage, Pipeline
 from .stage_config import BuildContext, StageConfig
 
@@ -33,6 +35,11 @@ __all__ = ["STAGE_TYPES", "StageSpec", "build_pipeline", "stage_type_of"]
 
 _MODELS: tuple[type[StageConfig], ...] = (
     DefaultConfig,
+    JsonConfig,
+    GrokConfig,
+    DissectConfig,
+    KvConfig,
+    CsvConfig,
     DateConfig,
     SetConfig,
     RenameConfig,
@@ -69,14 +76,18 @@ def stage_type_of(value: Any) -> str | None:
     return None
 
 
-StageSpec = Annotated[
-    Union[tuple(Annotated[model, Tag(name)] for name, model in STAGE_TYPES.items())],  # type: ignore[valid-type]  # noqa: UP007
-    Discriminator(
-        stage_type_of,
-        custom_error_type="stage_type",
-        custom_error_message="each stage needs a type: one of " + ", ".join(sorted(STAGE_TYPES)),
-    ),
-]
+if TYPE_CHECKING:
+    StageSpec = StageConfig  # a union built at run time is no type to mypy
+else:
+    StageSpec = Annotated[
+        Union[tuple(Annotated[model, Tag(name)] for name, model in STAGE_TYPES.items())],  # noqa: UP007
+        Discriminator(
+            stage_type_of,
+            custom_error_type="stage_type",
+            custom_error_message="each stage needs a type: one of "
+            + ", ".join(sorted(STAGE_TYPES)),
+        ),
+    ]
 
 
 def build_pipeline(stages: list[StageConfig], context: BuildContext | None = None) -> Pipeline:

@@ -104,15 +104,19 @@ class DateStage(EventStage):
         value = self.source.get(event)
         if value is MISSING:
             return event
-        cache = self.cache
-        try:
-            stamp = cache[value]
-        except (KeyError, TypeError):
-            stamp = self.parse(value)
-            if type(value) is str or type(value) is int:
+        kind = type(value)
+        if kind is str or kind is int:
+            # Only exact str and int are cached and looked up: True and 1.0 equal 1 as keys.
+            cache = self.cache
+            try:
+                stamp = cache[value]
+            except KeyError:
+                stamp = self.parse(value)
                 if len(cache) >= _CACHE_SIZE:
                     cache.clear()
                 cache[value] = stamp
+        else:
+            stamp = self.parse(value)
         if stamp is None:
             add_tag(event, self.tag)
             return event
@@ -200,13 +204,15 @@ def _epoch(value: Any, scale: int) -> str | None:
 
 
 def _strptime(text: str, pattern: str, zone: tzinfo) -> str | None:
+    text = text.strip()
+    if "%Y" not in pattern and "%y" not in pattern:
+        # syslog's "Feb 29 10:00:00" has no year: read it in the current one (parsed in
+        # strptime's default year 1900, which has no Feb 29, it would fail).
+        text, pattern = f"{datetime.now(UTC).year} {text}", f"%Y {pattern}"
     try:
-        moment = datetime.strptime(text.strip(), pattern)
+        moment = datetime.strptime(text, pattern)
     except ValueError:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    if moment.year == 1900 and "%Y" not in pattern and "%y" not in pattern:
-        # syslog's "Nov 23 10:00:00" has no year: take the current one.
-        moment = moment.replace(year=datetime.now(UTC).year)
     return utc_iso(moment)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+import orjson
 from pydantic import Field, field_validator
 
 from logwharf.events import Event
@@ -58,11 +59,12 @@ class Template:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.parts: list[str | FieldPath] = []
+        # A reference keeps its text as written, to stand in for a missing field.
+        self.parts: list[str | tuple[FieldPath, str]] = []
         position = 0
         for match in _REFERENCE.finditer(text):
             self.parts.append(text[position : match.start()])
-            self.parts.append(FieldPath(match.group(1).strip()))
+            self.parts.append((FieldPath(match.group(1).strip()), match.group(0)))
             position = match.end()
         self.parts.append(text[position:])
         self.constant = len(self.parts) == 1
@@ -75,9 +77,10 @@ class Template:
             if type(part) is str:
                 out.append(part)
                 continue
-            assert isinstance(part, FieldPath)
-            value = part.get(event)
-            out.append("%{" + part.name + "}" if value is MISSING else _as_text(value))
+            assert isinstance(part, tuple)
+            path, written = part
+            value = path.get(event)
+            out.append(written if value is MISSING else _as_text(value))
         return "".join(out)
 
 
@@ -88,6 +91,8 @@ def _as_text(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
+    if type(value) is dict or type(value) is list:
+        return orjson.dumps(value, default=str).decode()  # JSON, not Python's repr
     return str(value)
 
 

@@ -138,5 +138,7 @@ def _dotted_pop(node: Any, keys: tuple[str, ...], default: Any) -> Any:
                 return node.pop(key)
             found = _dotted_pop(node[key], keys[cut:], MISSING)
             if found is not MISSING:
+                if node[key] == {}:  # emptied parents go, as on the nested path
+                    del node[key]
                 return found
     return default

@@ -40,12 +40,23 @@ class BatchStage(Protocol):
     def process_batch(self, events: list[Event]) -> list[Event]: ...
 
 
+TAGS_FAILURE = "_tagsparsefailure"
+
+
 def add_tag(event: Event, tag: str) -> None:
     tags = event.get("tags")
-    if tags is None:
+    if type(tags) is list:
+        if tag not in tags:
+            tags.append(tag)
+    elif tags is None:
         event["tags"] = [tag]
-    elif tag not in tags:
-        tags.append(tag)
+    elif type(tags) is str:
+        event["tags"] = [tags] if tags == tag else [tags, tag]
+    else:
+        # Not a list of tags (an application's own object or number): kept aside, as
+        # Logstash does, so that tagging never fails.
+        event["_tags"] = tags
+        event["tags"] = [TAGS_FAILURE, tag]
 
 
 def mark_failure(event: Event, stage_name: str, error: Exception) -> None:
