@@ -8,6 +8,7 @@
           http.response.status_code: 200     # dotted names or nested mappings
           source: {address: 203.0.113.9}
         absent: [tags]                       # fields that must not be there
+        present: [event.outcome]             # fields that must be there, whatever their value
       - name: health checks are dropped
         input: {message: 'GET /healthz'}
         expect_dropped: true
@@ -50,17 +51,20 @@ class PipelineTest(BaseModel):
     expect: dict[str, Any] | list[dict[str, Any]] | None = None
     expect_dropped: bool = False
     absent: list[str] = []
+    present: list[str] = []
     exact: bool = False
 
     @model_validator(mode="after")
     def _shape(self) -> PipelineTest:
         if (self.input is None) == (self.inputs is None):
             raise ValueError("give either input (one event) or inputs (a list of events)")
-        if self.expect is None and not self.expect_dropped and not self.absent:
-            raise ValueError("say what to expect: expect, expect_dropped: true, or absent")
+        if self.expect is None and not (self.expect_dropped or self.absent or self.present):
+            raise ValueError(
+                "say what to expect: expect, expect_dropped: true, absent or present"
+            )
         if self.expect is not None and self.expect_dropped:
             raise ValueError("expect and expect_dropped: true contradict each other")
-        for name in self.absent:
+        for name in [*self.absent, *self.present]:
             FieldPath(name)
         return self
 
@@ -163,6 +167,11 @@ def _judge(test: PipelineTest, given: list[Event], out: list[Event]) -> TestOutc
             if FieldPath(name).exists(event):
                 value = FieldPath(name).get(event)
                 problems.append(f"{label}{name}: expected absent, got {_dump(value)}")
+        for name in test.present:
+            if not FieldPath(name).exists(event):
+                problems.append(f"{label}{name}: expected present, absent")
+    if not out and (test.absent or test.present):
+        problems.append("expected an event; every event was dropped")
     return TestOutcome(test.name, not problems, "\n".join(problems))
 
 

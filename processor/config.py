@@ -27,6 +27,7 @@ from .enrich import (
     SetConfig,
 )
 from .filters import DropConfig, RouteConfig, SampleConfig
+from .fingerprint import FingerprintConfig
 from .parse import CsvConfig, GrokConfig, JsonConfig, KvConfig
 from .stage import BatchStage, Conditional, EventStage, Pipeline
 from .stage_config import BuildContext, StageConfig
@@ -52,6 +53,7 @@ _MODELS: tuple[type[StageConfig], ...] = (
     DropConfig,
     SampleConfig,
     RouteConfig,
+    FingerprintConfig,
 )
 
 

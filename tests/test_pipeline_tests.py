@@ -501,3 +501,20 @@ def test_load_suite_raises_config_error_with_every_problem(tmp_path: Path) -> No
         (2, "tests[0]"),
         (6, "tests[1].bogus"),
     ]
+
+
+def test_present_passes_when_the_field_exists_and_fails_when_it_does_not(tmp_path: Path) -> None:
+    config = tmp_path / "p.yaml"
+    config.write_text("pipeline:\n  - type: set\n    fields: {service.name: api}\n")
+    suite = tmp_path / "p.test.yaml"
+    suite.write_text(
+        "tests:\n"
+        "  - name: set\n    input: {message: m}\n    present: [service.name]\n"
+        "  - name: missing\n    input: {message: m}\n    present: [service.version]\n"
+    )
+    from logwharf.pipeline_tests import load_suite, run_suite
+
+    first, second = run_suite(load_suite(suite))
+    assert first.passed
+    assert not second.passed
+    assert "service.version: expected present, absent" in second.report
