@@ -29,6 +29,7 @@ from .enrich import (
 from .filters import DropConfig, RouteConfig, SampleConfig
 from .fingerprint import FingerprintConfig
 from .parse import CsvConfig, GrokConfig, JsonConfig, KvConfig
+from .redact import RedactConfig
 from .stage import BatchStage, Conditional, EventStage, Pipeline
 from .stage_config import BuildContext, StageConfig
 
@@ -53,6 +54,7 @@ _MODELS: tuple[type[StageConfig], ...] = (
     DropConfig,
     SampleConfig,
     RouteConfig,
+    RedactConfig,
     FingerprintConfig,
 )
 
