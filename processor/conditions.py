@@ -172,10 +172,24 @@ for _model in (AllOf, AnyOf, Not):
 def compile_condition(spec: ConditionSpec) -> Test:
     if isinstance(spec, AllOf):
         tests = [compile_condition(part) for part in spec.all]
-        return lambda event: all(test(event) for test in tests)
+
+        def all_of(event: Event) -> bool:
+            for test in tests:  # noqa: SIM110 - a loop: no generator made per event
+                if not test(event):
+                    return False
+            return True
+
+        return all_of
     if isinstance(spec, AnyOf):
         tests = [compile_condition(part) for part in spec.any]
-        return lambda event: any(test(event) for test in tests)
+
+        def any_of(event: Event) -> bool:
+            for test in tests:  # noqa: SIM110
+                if test(event):
+                    return True
+            return False
+
+        return any_of
     if isinstance(spec, Not):
         inner = compile_condition(spec.not_)
         return lambda event: not inner(event)
