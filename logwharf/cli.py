@@ -455,11 +455,16 @@ def run_live_command(args: argparse.Namespace) -> int:
         except ValidationError as error:
             return _usage_error(_explain(error, _ES_FLAGS))
     pipeline = None
+    built: list[Any] = []
     if config is not None and config.pipeline is not None:
         state_dir = args.state_dir
 
         def pipeline() -> Any:
-            return config.build_pipeline(state_dir=state_dir, read_time=None)
+            from .stage_state import PersistentPipeline
+
+            stages = config.build_pipeline(state_dir=state_dir, read_time=None)
+            built.append(PersistentPipeline(stages.stages if stages else []))
+            return built[-1]
 
     options = LiveOptions(
         state_dir=args.state_dir,
@@ -487,6 +492,9 @@ def run_live_command(args: argparse.Namespace) -> int:
         report = asyncio.run(run_live(options))
     except CheckpointError as error:
         return _usage_error(str(error))
+    finally:
+        for stages in built:
+            stages.close()  # what the fingerprint miner learnt last
     sys.stderr.write(
         f"logwharf: stopped: {report.containers} containers, {report.lines} lines read, "
         f"{report.events} events, {report.skipped} lines skipped as already shipped\n"
