@@ -59,9 +59,7 @@ class PipelineTest(BaseModel):
         if (self.input is None) == (self.inputs is None):
             raise ValueError("give either input (one event) or inputs (a list of events)")
         if self.expect is None and not (self.expect_dropped or self.absent or self.present):
-            raise ValueError(
-                "say what to expect: expect, expect_dropped: true, absent or present"
-            )
+            raise ValueError("say what to expect: expect, expect_dropped: true, absent or present")
         if self.expect is not None and self.expect_dropped:
             raise ValueError("expect and expect_dropped: true contradict each other")
         for name in [*self.absent, *self.present]:

@@ -28,7 +28,8 @@ def access(status: int, path: str, agent: str = "curl/8.4.0") -> str:
 def test_nginx_example_into_the_server(es: Es, run_logwharf: Any, tmp_path: Path) -> None:
     lines = [docker_line(access(200, f"/page/{i}"), "stdout", i % 60) for i in range(30)]
     lines += [docker_line(access(503, f"/api/pay/{i}"), "stdout", i) for i in range(5)]
-    lines += [docker_line(access(200, "/healthz", "kube-probe/1.29"), "stdout", i) for i in range(7)]
+    probe = access(200, "/healthz", "kube-probe/1.29")
+    lines += [docker_line(probe, "stdout", i) for i in range(7)]
     lines.append(docker_line(access(302, "/login?user=bob&password=hunter2"), "stdout", 1))
     lines.append(
         docker_line(
