@@ -282,20 +282,33 @@ class Sampler(threading.Thread):
 # -- the shipper -------------------------------------------------------------------------
 
 
+# ``python -m logwharf`` under cProfile timed by CPU time: the machine is shared, and wall
+# time would charge the shipper for the moments another process had the CPU.
+PROFILED = """
+import cProfile, runpy, sys, time
+profile = cProfile.Profile(time.process_time)
+path, sys.argv = sys.argv[1], ["logwharf", *sys.argv[2:]]
+profile.enable()
+try:
+    runpy.run_module("logwharf", run_name="__main__", alter_sys=True)
+finally:
+    profile.disable()
+    profile.dump_stats(path)
+"""
+
+
 class Shipper:
     def __init__(
         self, docker: PrivateDocker, sink: SinkProcess, args: argparse.Namespace, prefix: Path
     ) -> None:
         self.state_dir = Path(tempfile.mkdtemp(prefix="lwb-state-", dir="/tmp"))
         self.stderr_path = Path(f"{prefix}.stderr")
-        command = [sys.executable]
+        command = [sys.executable, "-m", "logwharf"]
         self.profile_path = None
         if args.profile:
             self.profile_path = Path(f"{prefix}.prof")
-            command += ["-m", "cProfile", "-o", str(self.profile_path)]
+            command = [sys.executable, "-c", PROFILED, str(self.profile_path)]
         command += [
-            "-m",
-            "logwharf",
             "run",
             "--es",
             sink.url,
@@ -311,10 +324,13 @@ class Shipper:
         ]
         self.command = command
         self.started = time.time()
+        env = docker.env()
+        cwd = ROOT
+        if args.source_stage is not None:  # logwharf imported from another checkout
+            cwd = args.source_stage
+            env["PYTHONPATH"] = str(args.source_stage)
         with open(self.stderr_path, "wb") as err, open(f"{prefix}.stdout", "wb") as out:
-            self.process = subprocess.Popen(
-                command, stdout=out, stderr=err, cwd=ROOT, env=docker.env()
-            )
+            self.process = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd, env=env)
         self.sampler = Sampler(self.process.pid)
         self.sampler.start()
 
@@ -467,9 +483,11 @@ class Context:
         self.data = docker.root / "in"  # bind-mounted read-only as /data
         self.data.mkdir()
         self.mount = f"{self.data}:/data:ro"
+        self.used: dict[str, int] = {}
 
     def prefix(self, name: str) -> Path:
-        return OUT / f"live-{self.stamp}-{name}"
+        runs = self.used[name] = self.used.get(name, 0) + 1  # --runs: one set of files each
+        return OUT / f"live-{self.stamp}-{name}{'' if runs == 1 else f'-{runs}'}"
 
 
 def _wait_docs(
@@ -865,6 +883,17 @@ def print_profile(path: Path, top: int = 25) -> None:
 # -- main --------------------------------------------------------------------------------
 
 
+def stage_source(source: Path) -> Path:
+    """A folder from which ``import logwharf`` finds another checkout laid out as this one
+    (its top-level shipper/, processor/ and elk/ are subpackages), for side-by-side runs."""
+    stage = Path(tempfile.mkdtemp(prefix="lwb-src-", dir="/tmp"))
+    package = stage / "logwharf"
+    shutil.copytree(source / "logwharf", package, symlinks=True)
+    for sub in ("shipper", "processor", "elk"):
+        (package / sub).symlink_to(source.resolve() / sub)
+    return stage
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Measure `logwharf run` on a private Docker daemon.",
@@ -912,10 +941,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flush-seconds", type=float, default=1.0, help="logwharf --flush-seconds")
     parser.add_argument("--extra-args", default="", help="more `logwharf run` flags")
     parser.add_argument(
-        "--profile", action="store_true", help="run the shipper under cProfile and print the top"
+        "--profile",
+        action="store_true",
+        help="run the shipper under cProfile (CPU time) and print the top",
     )
     parser.add_argument("--label", default="", help="a note stored in the JSON")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="run the shipper from this checkout instead (e.g. `git archive` of a commit): "
+        "before/after figures from one session",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="run each chosen scenario this many times"
+    )
     args = parser.parse_args(argv)
+    args.source_stage = stage_source(args.source) if args.source is not None else None
     if (
         args.throughput is None
         and not args.latency
@@ -932,26 +973,29 @@ def main(argv: list[str] | None = None) -> int:
     docker = PrivateDocker()
     try:
         ctx = Context(args, docker, stamp)
-        if args.throughput is not None:
-            if args.throughput_mode in ("live", "both"):
-                results.append(throughput_live(ctx, args.throughput))
-            if args.throughput_mode in ("backlog", "both"):
-                results.append(throughput_backlog(ctx, args.throughput))
-        if args.latency:
-            results.append(latency(ctx, args.rate, args.seconds))
-        if args.containers is not None:
-            results.append(containers(ctx, args.containers, args.seconds))
-        if args.sparse is not None:
-            results.append(sparse(ctx, 8, args.sparse))
+        for _ in range(args.runs):
+            if args.throughput is not None:
+                if args.throughput_mode in ("live", "both"):
+                    results.append(throughput_live(ctx, args.throughput))
+                if args.throughput_mode in ("backlog", "both"):
+                    results.append(throughput_backlog(ctx, args.throughput))
+            if args.latency:
+                results.append(latency(ctx, args.rate, args.seconds))
+            if args.containers is not None:
+                results.append(containers(ctx, args.containers, args.seconds))
+            if args.sparse is not None:
+                results.append(sparse(ctx, 8, args.sparse))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
         docker.stop()
+        if args.source_stage is not None:
+            shutil.rmtree(args.source_stage, ignore_errors=True)
 
     report = {
         "stamp": stamp,
         "label": args.label,
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": info,
         "total_seconds": round(time.monotonic() - began, 1),
         "results": results,

@@ -5,11 +5,11 @@ The index is the event's ``_index`` if a stage set one, else the configured inde
 daily ``logs-docker-YYYY.MM.DD`` of the event's ``@timestamp`` (the event's own day, so
 that a replay on another day finds the copy it made before).
 
-The whole body comes from one orjson call: ``[action, 0, source, 0, ...]`` is dumped once
-and the ``},0,{`` between objects replaced by newlines, several times cheaper than one call
-and one concatenation per event. orjson never writes a raw newline, so the body holds
-exactly two per event; if an event holds the separator itself the count is off and each
-event is encoded alone instead.
+Each source is one orjson call and each action line a concatenation of bytes made once per
+index: for a bulk body that measured about twice as fast as one call over
+``[action, 0, source, 0, ...]`` with the ``},0,{`` between objects replaced by newlines (the
+replace, the count of lines and the one growing buffer cost more than the calls saved).
+``dump_lines`` keeps that way for bodies of sources only (NDJSON).
 """
 
 from __future__ import annotations
@@ -101,25 +101,35 @@ class BulkEncoder:
         self.index = index
         self.pattern = pattern
         self._daily: dict[str, str] = {}  # "2026-11-23" -> "logs-docker-2026.11.23"
+        self._actions: dict[str, bytes] = {}  # index -> b'{"create":{"_index":"INDEX"'
 
     def encode(self, events: list[Event]) -> EncodedBatch:
-        parts: list[Any] = []
-        append = parts.append
+        entries: list[bytes] = []
+        append = entries.append
+        rejected: list[tuple[Event, str]] = []
         fixed = self.index
+        actions = self._actions
         for event in events:
             doc_id = event.pop(ID, None)
             target = event.pop(INDEX, None) or fixed or self._daily_index(event)
+            try:
+                source = _dumps(event)
+            except TypeError:  # what orjson cannot write: see encode_document
+                try:
+                    source = encode_document(event)
+                except EncodingError as error:
+                    rejected.append((event, str(error)))
+                    continue
+            action = actions.get(target) if type(target) is str else None
+            if action is None:
+                action = _action_start(target)
+                if type(target) is str:
+                    actions[target] = action
             if doc_id is None:
-                append({"create": {"_index": target}})
+                append(b"%s}}\n%s\n" % (action, source))
             else:
-                append({"create": {"_index": target, "_id": doc_id}})
-            append(event)
-        if not events:
-            return EncodedBatch(b"", 0, [])
-        body = dump_lines(parts)
-        if body is None:
-            return self._one_by_one(parts)
-        return EncodedBatch(body, len(events), [])
+                append(b'%s,"_id":%s}}\n%s\n' % (action, _dumps(doc_id), source))
+        return EncodedBatch(b"".join(entries), len(entries), rejected)
 
     def _daily_index(self, event: Event) -> str:
         stamp = event.get("@timestamp")
@@ -133,19 +143,10 @@ class BulkEncoder:
                 self._daily[day] = index
         return index
 
-    def _one_by_one(self, parts: list[Any]) -> EncodedBatch:
-        lines: list[bytes] = []
-        rejected: list[tuple[Event, str]] = []
-        for action, event in zip(parts[0::2], parts[1::2], strict=True):
-            try:
-                source = encode_document(event)
-            except EncodingError as error:
-                rejected.append((event, str(error)))
-                continue
-            lines.append(_dumps(action))
-            lines.append(source)
-        body = b"\n".join(lines) + b"\n" if lines else b""
-        return EncodedBatch(body, len(lines) // 2, rejected)
+
+def _action_start(index: Any) -> bytes:
+    """The action line up to its ``_id``: ``{"create":{"_index":"INDEX"``."""
+    return b'{"create":{"_index":' + _dumps(index)
 
 
 class EncodingError(ValueError):

@@ -4,14 +4,16 @@ duplicates across restarts of the shipper, of Docker and of Elasticsearch.
 - Discovery: the running containers are listed after subscribing to ``/events`` (so nothing
   starts unseen in between); a ``start`` starts a follower, ``rename`` refreshes metadata.
 - A follower streams ``/containers/{id}/logs`` (follow, timestamps) from the container's
-  checkpoint, numbers each line by (stream, timestamp) for its deterministic id, skips the
-  lines the checkpoint covers, joins stack traces and runs the default processor.
+  checkpoint (read raw, ``docker_logs``), numbers each line by (stream, timestamp) for its
+  deterministic id, skips the lines the checkpoint covers, joins stack traces and runs the
+  pipeline (``live_read.LogsReader``: the common line in one fused loop), then encodes the
+  chunk's events for the bulk request.
 - Short-lived containers: on ``create`` an attach is opened that captures the output from
   the first byte; when the logs request comes too late (the container is already being
   removed) the capture is used instead (TESTING.md: that was reliable, a logs request on
   ``start`` was not).
-- Delivery: events go through a bounded queue (a slow Elasticsearch pauses reading and
-  Docker keeps the lines) into bulk requests; when a request's events are all indexed,
+- Delivery: encoded events go through a bounded queue (a slow Elasticsearch pauses reading
+  and Docker keeps the lines) into bulk requests; when a request's events are all indexed,
   present or dead-lettered, their lines are acknowledged, and a container's checkpoint moves
   to the newest line before which every line is acknowledged. Checkpoints are saved within a
   second or so, atomically, so a SIGKILL re-reads only seconds, and the ids make that harmless.
@@ -40,11 +42,10 @@ from logwharf.elk.encoder import BulkEncoder, EncodedBatch
 from logwharf.elk.indexer import BulkIndexer
 from logwharf.elk.retry import Backoff
 from logwharf.elk.transport import EsError
-from logwharf.events import Event
 from logwharf.processor.default import DefaultProcessor
 from logwharf.processor.stage import Pipeline
 from logwharf.processor.timestamps import utc_iso
-from logwharf.shipper.checkpoints import AckTracker, Checkpoint, CheckpointStore, StreamPositions
+from logwharf.shipper.checkpoints import AckTracker, CheckpointStore, StreamPositions
 from logwharf.shipper.docker_api import (
     DockerClient,
     DockerEndpoint,
@@ -54,12 +55,13 @@ from logwharf.shipper.docker_api import (
     DockerRefused,
     timestamp_nanos,
 )
+from logwharf.shipper.docker_logs import open_logs
 from logwharf.shipper.frames import FrameError, LogDecoder, LogRecord
-from logwharf.shipper.ids import docker_event_id
 from logwharf.shipper.metadata import container_from_inspect, orchestration_fields
 from logwharf.shipper.multiline import Joined, Multiline, MultilineConfig, config_from_labels
 from logwharf.shipper.selection import Selection
 
+from .live_read import Chunk, Container, LogsReader, Payload, build_event, seq_ranges
 from .ndjson_sink import NdjsonEncoder, NdjsonSink
 
 __all__ = ["LiveOptions", "LiveReport", "run_live"]
@@ -68,10 +70,12 @@ log = logging.getLogger("logwharf")
 
 MAX_CAPTURE_BYTES = 8 * 1024 * 1024  # what an attach may hold for a short-lived container
 CAPTURE_GRACE_SECONDS = 0.5  # after ``die``: the last bytes of an attach still arrive
-QUEUE_CHUNKS = 64  # chunks of events between the followers and the batcher
+QUEUE_CHUNKS = 64  # chunks of encoded events between the followers and the batcher
 
-
-_Chunk = tuple[list[Event], list[tuple[str, list[int]]], float]
+# Lines done once a request is: (container, ranges of its lines' sequence numbers).
+_Acks = list[tuple[str, list[tuple[int, int]]]]
+# A chunk's encoded events, its lines, when they were read; None ends the batcher.
+_Queued = tuple[EncodedBatch, _Acks, float] | None
 
 
 class Sink(Protocol):
@@ -131,18 +135,6 @@ class LiveReport:
         return 1 if self.fatal else 0
 
 
-@dataclass
-class _Container:
-    """What a follower knows of its container."""
-
-    id: str
-    fields: dict[str, Any]  # the event's ``container`` field
-    docker: dict[str, Any]  # ``docker.compose`` / ``docker.swarm``, when there are any
-    tty: bool
-    multiline: Multiline[str, tuple[int, int, bool, bool]]
-    auto_remove: bool = False
-
-
 class _Capture:
     """The output of a container from its first byte, through an attach opened on create."""
 
@@ -195,12 +187,18 @@ class LiveShipper:
             store.load()
         self.store = store
         self.tracker = AckTracker()
-        self.pipeline = options.pipeline() if options.pipeline else Pipeline([DefaultProcessor()])
+        # Without configured stages the default processor runs alone, fused into reading.
+        self.processor: DefaultProcessor | None = None
+        if options.pipeline is not None:
+            self.pipeline = options.pipeline()
+        else:
+            self.processor = DefaultProcessor()
+            self.pipeline = Pipeline([self.processor])
         self.encode = BulkEncoder(options.es.index).encode if options.es else NdjsonEncoder().encode
-        # (events, their lines' sequence numbers per container, when the lines were read)
-        self.queue: asyncio.Queue[_Chunk] = asyncio.Queue(QUEUE_CHUNKS)
+        # Events are encoded where they are made: the queue holds bodies, not dicts.
+        self.queue: asyncio.Queue[_Queued] = asyncio.Queue(QUEUE_CHUNKS)
         self.followers: dict[str, asyncio.Task[None]] = {}
-        self.containers: dict[str, _Container] = {}
+        self.containers: dict[str, Container] = {}
         self.captures: dict[str, _Capture] = {}
         self.host = {"name": options.host_name}
         self._late_puts: set[asyncio.Future[None]] = set()
@@ -233,7 +231,9 @@ class LiveShipper:
         return self.report
 
     async def _last_flush(self, batcher: asyncio.Task[None]) -> None:
-        await self.queue.put(([], [], 0.0))  # the batcher sends what it holds, closes the sink
+        while self._late_puts:  # before the end mark, or the batcher would never see them
+            await asyncio.gather(*self._late_puts)
+        await self.queue.put(None)  # the batcher sends what it holds, closes the sink
         await batcher
 
     def _final_save(self) -> None:
@@ -405,7 +405,7 @@ class LiveShipper:
             except ValueError as error:
                 log.warning("%s: %s; multiline as configured globally", name, error)
                 multiline_config = self.options.multiline
-            container = _Container(
+            container = Container(
                 container_id,
                 container_from_inspect(info),
                 orchestration_fields(labels),
@@ -416,31 +416,33 @@ class LiveShipper:
             self.containers[container_id] = container
             self.report.containers += 1
         checkpoint = self.store.get(container_id)
-        positions = StreamPositions(checkpoint)
-        decoder = LogDecoder(container.tty, True, self.options.max_event_bytes)
-        seen = {"stdout": 0, "stderr": 0}  # lines read per stream, to line up a capture
-        passed: set[str] = set()  # streams read past the checkpoint's mark
+        reader = LogsReader(
+            container,
+            self.host,
+            self.pipeline,
+            self.tracker,
+            StreamPositions(checkpoint),
+            checkpoint,
+            processor=self.processor,
+            max_event_bytes=self.options.max_event_bytes,
+        )
         complete = False
         try:
-            stream = await client.logs(
+            stream = await open_logs(
+                client,
                 container_id,
                 follow=True,
                 timestamps=True,
                 since=checkpoint.since() if checkpoint is not None else None,
             )
             try:
-                async for chunk in stream:
-                    records = decoder.feed(chunk)
-                    if records and not await self._read(
-                        container, records, positions, checkpoint, seen, passed
-                    ):
+                async for data in stream:
+                    if not await self._put(container, reader.feed(data, time.monotonic())):
                         break  # the daemon's own error line: the container is going
                     if not container.auto_remove:
                         self._drop_capture(container_id)
                 else:
-                    complete = await self._read(
-                        container, decoder.finish(), positions, checkpoint, seen, passed
-                    )
+                    complete = await self._put(container, reader.finish(time.monotonic()))
             finally:
                 stream.close()
         except DockerLogsUnsupported:
@@ -453,117 +455,36 @@ class LiveShipper:
         if complete:
             self._drop_capture(container_id)
         else:
-            await self._use_capture(container_id, container, seen)
+            await self._use_capture(container_id, container, reader.seen)
 
-    async def _read(
-        self,
-        container: _Container,
-        records: list[LogRecord],
-        positions: StreamPositions,
-        checkpoint: Checkpoint | None,
-        seen: dict[str, int],
-        positions_passed: set[str] | None = None,
-    ) -> bool:
-        """Numbers, filters and joins ``records``; False at a record that is not a log line."""
-        container_id = container.id
-        multiline = container.multiline
-        now = time.monotonic()
-        if positions_passed is None:
-            positions_passed = set()
-        first_seq = seq = self.tracker.next_seq(container_id)
-        joined: list[Joined[str, tuple[int, int, bool, bool]]] = []
-        ok = True
-        for record in records:
-            stamp = record.timestamp
-            if stamp is None:
-                ok = False
-                break
-            stream = record.stream
-            seen[stream] = seen.get(stream, 0) + 1
-            position = positions.position(stamp, stream)
-            if checkpoint is not None and stream not in positions_passed:
-                if checkpoint.covers(stamp, stream, position):
-                    self.report.skipped += 1
-                    continue
-                positions_passed.add(stream)  # once past the mark, always past it
-            joined.extend(
-                multiline.feed(
-                    stream,
-                    stamp,
-                    record.text,
-                    (seq, position, record.truncated, record.invalid_utf8),
-                    now,
-                )
-            )
-            seq += 1
-        if seq > first_seq:
-            self.report.lines += seq - first_seq
-            latest = positions.checkpoint()
-            assert latest is not None
-            self.tracker.register(container_id, first_seq, seq - 1, latest)
-        if joined:
-            await self._put(container, joined)
-        return ok
+    async def _put(self, container: Container, chunk: Chunk) -> bool:
+        """Queues a chunk's events (waits while the queue is full: backpressure); False
+        when the stream ended at the daemon's own error line. Raises the chunk's error."""
+        self.report.lines += chunk.lines
+        self.report.skipped += chunk.skipped
+        if chunk.acks:
+            self.report.events += len(chunk.events)
+            acks = [(container.id, chunk.acks)]
+            await self.queue.put((self.encode(chunk.events), acks, time.monotonic()))
+        if chunk.error is not None:
+            raise chunk.error
+        return chunk.ok
 
-    def _emit_joined(
-        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
-    ) -> None:
-        if joined:
-            # Held back by the multiline timeout: read a flush interval ago at least.
-            item = (*self._events(container, joined), time.monotonic() - self.options.flush_seconds)
-            if self.queue.full():  # rare (a flush timeout while Elasticsearch is slow)
-                self._late_puts.add(task := asyncio.ensure_future(self.queue.put(item)))
-                task.add_done_callback(self._late_puts.discard)
-            else:
-                self.queue.put_nowait(item)
-
-    async def _put(
-        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
-    ) -> None:
-        await self.queue.put((*self._events(container, joined), time.monotonic()))
-
-    def _events(
-        self, container: _Container, joined: list[Joined[str, tuple[int, int, bool, bool]]]
-    ) -> tuple[list[Event], list[tuple[str, list[int]]]]:
-        container_id = container.id
-        fields = container.fields
-        docker = container.docker
-        host = self.host
-        events: list[Event] = []
+    def _emit_joined(self, container: Container, joined: list[Joined[str, Payload]]) -> None:
+        if not joined:
+            return
         seqs: list[int] = []
-        append = events.append
-        for item in joined:
-            payloads = item.payloads
-            first = payloads[0]
-            event: Event = {
-                "@timestamp": item.time,
-                "message": item.text,
-                "stream": item.key,
-                "container": fields,
-                "host": host,
-                "_id": docker_event_id(container_id, item.time, item.key, first[1]),
-            }
-            if docker:
-                event["docker"] = docker
-            if len(payloads) == 1:  # the common case, without a generator per event
-                seqs.append(first[0])
-                truncated, invalid = item.truncated or first[2], first[3]
-            else:
-                event["log"] = {"flags": ["multiline"]}
-                seqs.extend(payload[0] for payload in payloads)
-                truncated = item.truncated or any(payload[2] for payload in payloads)
-                invalid = any(payload[3] for payload in payloads)
-            if truncated or invalid:
-                tags = ["truncated"] if truncated else []
-                if invalid:
-                    tags.append("_invalidutf8")
-                event["tags"] = tags
-            append(event)
-        # Events a stage drops leave the list; their lines stay in ``seqs`` and are acknowledged
-        # with the rest of the chunk, so a checkpoint moves past them.
+        events = [build_event(container, self.host, item, seqs) for item in joined]
         events = self.pipeline.process_batch(events)
         self.report.events += len(events)
-        return events, [(container_id, seqs)]
+        acks = [(container.id, seq_ranges(seqs))]
+        # Held back by the multiline timeout: read a flush interval ago at least.
+        item = (self.encode(events), acks, time.monotonic() - self.options.flush_seconds)
+        if self.queue.full():  # rare (a flush timeout while Elasticsearch is slow)
+            self._late_puts.add(task := asyncio.ensure_future(self.queue.put(item)))
+            task.add_done_callback(self._late_puts.discard)
+        else:
+            self.queue.put_nowait(item)
 
     async def _flush_multiline(self) -> None:
         """Stack traces whose last line came a flush timeout ago leave without a next line."""
@@ -582,7 +503,7 @@ class LiveShipper:
             capture.close()
 
     async def _use_capture(
-        self, container_id: str, container: _Container | None, seen: dict[str, int]
+        self, container_id: str, container: Container | None, seen: dict[str, int]
     ) -> None:
         """The logs could not be read to their end: the lines past those read come from the
         attach capture, if there is one (the container was created while followed)."""
@@ -616,66 +537,80 @@ class LiveShipper:
             )
         if kept:
             self.report.captured += 1
-            positions = StreamPositions(None)
-            await self._read(container, kept, positions, None, {})
+            reader = LogsReader(
+                container,
+                self.host,
+                self.pipeline,
+                self.tracker,
+                StreamPositions(None),
+                None,
+                processor=self.processor,
+                timestamps=False,
+                max_event_bytes=self.options.max_event_bytes,
+            )
+            await self._put(container, reader.feed_records(kept, time.monotonic()))
             self._emit_joined(container, container.multiline.flush())
 
     # --- delivery ----------------------------------------------------------------------
 
     async def _batch(self) -> None:
-        """Events into requests of ``batch_events``, or whatever came within the flush
-        interval; acknowledgements back to the tracker when a request is done."""
+        """Encoded chunks into requests of ``batch_events``, or whatever came within the
+        flush interval; acknowledgements back to the tracker when a request is done."""
         limit = self.options.batch_events
         interval = self.options.flush_seconds
-        events: list[Event] = []
-        acks: list[tuple[str, list[int]]] = []
+        pieces: list[EncodedBatch] = []
+        count = 0  # events in ``pieces``, the rejected ones included
+        acks: _Acks = []
         deadline: float | None = None  # a flush interval after the oldest line was read
         last = False
 
         async def send() -> None:
-            nonlocal events, acks, deadline
-            batch, batch_acks = events, acks
-            events, acks, deadline = [], [], None
-            await self.sink.write_encoded(
-                self.encode(batch), partial(self._acknowledge, batch_acks)
-            )
+            nonlocal pieces, count, acks, deadline
+            batch = _joined_batch(pieces)
+            batch_acks = acks
+            pieces, count, acks, deadline = [], 0, [], None
+            await self.sink.write_encoded(batch, partial(self._acknowledge, batch_acks))
 
         while not last:
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
             try:
-                more, more_acks, read_at = await asyncio.wait_for(self.queue.get(), timeout)
+                item = await asyncio.wait_for(self.queue.get(), timeout)
             except TimeoutError:
-                more, more_acks, read_at = [], [], 0.0
+                item = None
             else:
-                last = not more and not more_acks
-            if events and len(events) + len(more) > limit:
-                await send()  # requests of at most batch_events, not one full and a sliver
-            if more_acks and not more:
-                # Every event of the chunk was dropped by a stage: its lines are done.
-                self._acknowledge(more_acks)
-            if more:
-                events += more
-                acks += more_acks
-                due = read_at + interval
-                deadline = due if deadline is None else min(deadline, due)
+                last = item is None
+            if item is not None:
+                more, more_acks, read_at = item
+                size = more.count + len(more.rejected)
+                if count and count + size > limit:
+                    await send()  # requests of at most batch_events, not one full and a sliver
+                if size:
+                    pieces.append(more)
+                    count += size
+                    acks += more_acks
+                    due = read_at + interval
+                    deadline = due if deadline is None else min(deadline, due)
+                else:
+                    # Every event of the chunk was dropped by a stage: its lines are done.
+                    self._acknowledge(more_acks)
             due_now = deadline is not None and time.monotonic() >= deadline
-            if events and (len(events) >= limit or last or due_now):
+            if count and (count >= limit or last or due_now):
                 await send()
         await self.sink.close()
 
-    def _acknowledge(self, acks: list[tuple[str, list[int]]]) -> None:
-        by_container: dict[str, list[int]] = {}
-        for container_id, seqs in acks:
-            by_container.setdefault(container_id, []).extend(seqs)
-        for container_id, seqs in by_container.items():
-            seqs.sort()
-            start = previous = seqs[0]
-            for seq in seqs[1:]:
-                if seq != previous + 1:
-                    self._ack(container_id, start, previous)
-                    start = seq
-                previous = seq
-            self._ack(container_id, start, previous)
+    def _acknowledge(self, acks: _Acks) -> None:
+        by_container: dict[str, list[tuple[int, int]]] = {}
+        for container_id, ranges in acks:
+            by_container.setdefault(container_id, []).extend(ranges)
+        for container_id, ranges in by_container.items():
+            ranges.sort()
+            start, end = ranges[0]
+            for first, last in ranges[1:]:
+                if first != end + 1:
+                    self._ack(container_id, start, end)
+                    start = first
+                end = last
+            self._ack(container_id, start, end)
 
     def _ack(self, container_id: str, first: int, last: int) -> None:
         checkpoint = self.tracker.ack(container_id, first, last)
@@ -687,6 +622,14 @@ class LiveShipper:
             await asyncio.sleep(0.25)
             if self.store.changed:
                 await asyncio.to_thread(self.store.save_if_due, time.monotonic())
+
+
+def _joined_batch(pieces: list[EncodedBatch]) -> EncodedBatch:
+    if len(pieces) == 1:
+        return pieces[0]
+    rejected = [each for piece in pieces for each in piece.rejected]
+    body = b"".join([piece.body for piece in pieces])
+    return EncodedBatch(body, sum(piece.count for piece in pieces), rejected)
 
 
 def _without_replay(records: list[LogRecord]) -> list[LogRecord]:

@@ -196,6 +196,16 @@ class StreamPositions:
         self._counts[stream] = 1
         return 0
 
+    def numbering(self) -> tuple[dict[str, str], dict[str, int]]:
+        """The live per-stream (timestamp, count) of ``position``, for a reader that numbers
+        lines itself the same way (it then calls ``renumbered``)."""
+        return self._times, self._counts
+
+    def renumbered(self) -> None:
+        """Lines were numbered through ``numbering``: the checkpoint is made anew."""
+        if self._times:
+            self._latest = None
+
     def checkpoint(self) -> Checkpoint | None:
         """None while nothing was read and there was no start."""
         if self._latest is None and self._times:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "MultiplexedDecoder",
     "PartialJoiner",
     "RawDecoder",
+    "frame_header",
     "split_timestamp",
+    "systemerr_error",
 ]
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
@@ -92,16 +95,7 @@ class MultiplexedDecoder:
         position = 0
         end = len(buffer)
         while end - position >= _HEADER.size:
-            kind, size = _HEADER.unpack_from(buffer, position)
-            stream = STREAM_NAMES.get(kind)
-            if stream is None or buffer[position + 1 : position + 4] != b"\0\0\0":
-                header = bytes(buffer[position : position + _HEADER.size])
-                raise FrameError(
-                    f"not a multiplexed Docker stream (frame header {header!r}); "
-                    "a TTY container sends raw bytes"
-                )
-            if size > self.max_frame_bytes:
-                raise FrameError(f"a frame of {size} bytes is more than Docker ever sends")
+            stream, size = frame_header(buffer, position, self.max_frame_bytes)
             start = position + _HEADER.size
             if end - start < size:
                 break
@@ -117,6 +111,30 @@ class MultiplexedDecoder:
             held, self._buffer = len(self._buffer), bytearray()
             raise FrameError(f"the stream ended inside a frame ({held} bytes of it came)")
         return []
+
+
+def frame_header(
+    buffer: bytes | bytearray, position: int, max_frame_bytes: int = MAX_FRAME_BYTES
+) -> tuple[str, int]:
+    """The stream and payload length of the frame header at ``position``; raises
+    ``FrameError`` for bytes that are no frame header."""
+    kind, size = _HEADER.unpack_from(buffer, position)
+    stream = STREAM_NAMES.get(kind)
+    if stream is None or buffer[position + 1 : position + 4] != b"\0\0\0":
+        header = bytes(buffer[position : position + _HEADER.size])
+        raise FrameError(
+            f"not a multiplexed Docker stream (frame header {header!r}); "
+            "a TTY container sends raw bytes"
+        )
+    if size > max_frame_bytes:
+        raise FrameError(f"a frame of {size} bytes is more than Docker ever sends")
+    return stream, size
+
+
+def systemerr_error(payload: bytes) -> FrameError:
+    """The error a ``systemerr`` frame (the daemon's own message) stands for."""
+    message = payload.decode(errors="replace").strip()
+    return FrameError(f"the Docker daemon reported an error in the stream: {message}")
 
 
 class RawDecoder:
@@ -270,6 +288,12 @@ class PartialJoiner:
     def pending_bytes(self) -> int:
         return sum(pending.size for pending in self._pending.values())
 
+    @property
+    def held(self) -> Mapping[str, object]:
+        """The streams with a line in pieces (live, not a copy): a reader that decodes
+        whole lines itself must leave a stream listed here to ``feed``."""
+        return self._pending
+
     def feed(self, stream: str, timestamp: str | None, payload: bytes) -> LogRecord | None:
         """The event this payload ends, or None while its line goes on."""
         complete = payload.endswith(b"\n")
@@ -365,8 +389,7 @@ class LogDecoder:
                     except UnicodeDecodeError:
                         pass  # the general way below replaces and flags it
             if frame.stream == "systemerr":
-                message = frame.payload.decode(errors="replace").strip()
-                raise FrameError(f"the Docker daemon reported an error in the stream: {message}")
+                raise systemerr_error(frame.payload)
             timestamp, text = (
                 split_timestamp(frame.payload) if self.timestamps else (None, frame.payload)
             )

@@ -52,6 +52,7 @@ from typing import Generic, Literal, TypeVar
 __all__ = [
     "MODE_LABEL",
     "PATTERN_LABEL",
+    "PLAIN",
     "Joined",
     "Multiline",
     "MultilineConfig",
@@ -76,7 +77,7 @@ _EXCEPTION_GROUP = "  + Exception Group Traceback"
 _JAVA_MORE = re.compile(r"\.\.\. \d+ (?:more|common frames omitted)")
 
 # What the pending event expects next (auto mode).
-_PLAIN = 0
+_PLAIN = PLAIN = 0  # a plain line: any line but a continuation ends it
 _PY_FRAMES = 1  # after "Traceback ...": frames, then the exception line
 _PY_DONE = 2  # after the exception line: maybe a chain sentence
 _PY_CHAIN = 3  # after a chain sentence: the next "Traceback ..."
@@ -224,6 +225,15 @@ class Multiline(Generic[K, P]):
     def __len__(self) -> int:
         """Keys with an event pending."""
         return len(self._pending)
+
+    @property
+    def pending(self) -> Mapping[K, _Pending[P]]:
+        """The events held back, per key (live, not a copy). A fused reader may take over
+        auto mode's common case (``_feed_auto``'s last branch): a single-line ``PLAIN`` event
+        with no gap leaves when a line that clearly starts an event comes, and that line
+        takes its place. The reader must refill the same object before anything else reads
+        it (``feed``, ``flush``)."""
+        return self._pending
 
     def feed(self, key: K, time: str, text: str, payload: P, now: float) -> Emitted[K, P]:
         """The events that one line completes (often none, often the previous line's).

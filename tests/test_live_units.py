@@ -5,7 +5,9 @@ and the acknowledgement the live shipper waits for, ``BulkIndexer.write_encoded`
 
 from __future__ import annotations
 
+import asyncio
 import json
+import struct
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +20,19 @@ from logwharf.elk.config import EsConfig
 from logwharf.elk.encoder import BulkEncoder, EncodedBatch
 from logwharf.elk.indexer import BulkIndexer, IndexerStats
 from logwharf.events import Event
-from logwharf.live import _without_replay
-from logwharf.shipper.checkpoints import STATE_FILE, Checkpoint, CheckpointStore, Mark
+from logwharf.live import LiveOptions, LiveShipper, _without_replay
+from logwharf.live_read import Container, LogsReader
+from logwharf.processor.default import DefaultProcessor
+from logwharf.processor.stage import Pipeline
+from logwharf.shipper.checkpoints import (
+    STATE_FILE,
+    Checkpoint,
+    CheckpointStore,
+    Mark,
+    StreamPositions,
+)
 from logwharf.shipper.frames import LogRecord
+from logwharf.shipper.multiline import Multiline, MultilineConfig
 
 # --- _without_replay ---------------------------------------------------------------------
 
@@ -301,3 +313,124 @@ async def test_on_done_for_a_body_of_no_events(new_indexer: NewIndexer) -> None:
     await indexer.close()
     assert len(done.calls) == 1
     assert indexer.stats.requests == 0
+
+
+# --- LiveShipper: encoded chunks into requests, acknowledgements as ranges ----------------
+
+
+class HeldSink:
+    """Keeps each request and its ``on_done`` for the test to complete in any order."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[EncodedBatch, Callable[[], None] | None]] = []
+        self.closed = False
+
+    async def write_encoded(
+        self, encoded: EncodedBatch, on_done: Callable[[], None] | None = None
+    ) -> None:
+        self.requests.append((encoded, on_done))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def frames_of(first: int, count: int, stream: str = "stdout") -> bytes:
+    kind = 1 if stream == "stdout" else 2
+    data = b""
+    for n in range(first, first + count):
+        payload = f"2026-11-23T10:00:{n // 1000:02d}.{n % 1000:09d}Z line {n}\n".encode()
+        data += struct.pack(">B3xL", kind, len(payload)) + payload
+    return data
+
+
+def shipper_with(
+    tmp_path: Path, sink: HeldSink, batch_events: int, mode: str = "off"
+) -> tuple[LiveShipper, CheckpointStore]:
+    options = LiveOptions(
+        state_dir=tmp_path,
+        batch_events=batch_events,
+        flush_seconds=30.0,
+        multiline=MultilineConfig(mode=mode),  # type: ignore[arg-type]
+        host_name="test-host",
+    )
+    store = CheckpointStore(tmp_path)
+    store.load()
+    shipper = LiveShipper(options, sink, asyncio.Event(), store)
+    shipper.encode = BulkEncoder(INDEX).encode  # as with --es
+    return shipper, store
+
+
+def reader_for(shipper: LiveShipper, container_id: str, mode: str) -> tuple[Container, LogsReader]:
+    container = Container(
+        container_id,
+        {"id": container_id},
+        {},
+        False,
+        Multiline(MultilineConfig(mode=mode)),  # type: ignore[arg-type]
+    )
+    shipper.containers[container_id] = container
+    reader = LogsReader(
+        container,
+        shipper.host,
+        shipper.pipeline,
+        shipper.tracker,
+        StreamPositions(None),
+        None,
+        processor=shipper.processor,
+        max_event_bytes=1 << 20,
+    )
+    return container, reader
+
+
+@pytest.mark.parametrize("mode", ["off", "auto"])
+async def test_chunks_become_requests_of_at_most_batch_events_acknowledged_in_any_order(
+    tmp_path: Path, mode: str
+) -> None:
+    sink = HeldSink()
+    shipper, store = shipper_with(tmp_path, sink, batch_events=50)
+    batcher = asyncio.create_task(shipper._batch())
+    readers = {cid: reader_for(shipper, cid, mode) for cid in (CID, OTHER)}
+    for first in range(0, 240, 30):  # chunks of 30 lines, the two containers in turn
+        for container, reader in readers.values():
+            chunk = reader.feed(frames_of(first, 30), 1.0)
+            await shipper._put(container, chunk)
+    for container, _ in readers.values():
+        shipper._emit_joined(container, container.multiline.flush())  # auto holds the last
+    await shipper._last_flush(batcher)
+    assert sink.closed
+    counts = [encoded.count for encoded, _ in sink.requests]
+    assert sum(counts) == 480 and max(counts) <= 50
+    bodies = b"".join(encoded.body for encoded, _ in sink.requests)
+    messages = [orjson.loads(line)["message"] for line in bodies.splitlines()[1::2]]
+    assert sorted(messages) == sorted(f"line {n}" for n in range(240) for _ in range(2))
+    assert shipper.tracker.outstanding(CID) == 240
+    # The requests finish last first: no checkpoint until the first one is done.
+    for _, on_done in reversed(sink.requests[1:]):
+        assert on_done is not None
+        on_done()
+    # The first request held only the first container's first lines (two chunks of 30 are
+    # more than 50): its checkpoint waits for them, the other container's does not.
+    assert store.get(CID) is None
+    assert store.get(OTHER) == readers[OTHER][1].positions.checkpoint()
+    first_done = sink.requests[0][1]
+    assert first_done is not None
+    first_done()
+    for cid, (_, reader) in readers.items():
+        assert shipper.tracker.outstanding(cid) == 0
+        assert store.get(cid) == reader.positions.checkpoint()
+        assert store.get(cid) == Checkpoint({"stdout": Mark("2026-11-23T10:00:00.000000239Z", 1)})
+
+
+async def test_a_chunk_whose_events_a_stage_dropped_is_acknowledged_at_once(
+    tmp_path: Path,
+) -> None:
+    sink = HeldSink()
+    shipper, store = shipper_with(tmp_path, sink, batch_events=50)
+    shipper.pipeline = Pipeline([DefaultProcessor(), lambda event: None])
+    batcher = asyncio.create_task(shipper._batch())
+    container, reader = reader_for(shipper, CID, "off")
+    await shipper._put(container, reader.feed(frames_of(0, 10), 1.0))
+    await shipper._last_flush(batcher)
+    assert sink.requests == []  # nothing to send
+    assert shipper.tracker.outstanding(CID) == 0
+    assert store.get(CID) == Checkpoint({"stdout": Mark("2026-11-23T10:00:00.000000009Z", 1)})

@@ -28,6 +28,7 @@ from logwharf.shipper.docker_api import (
     DockerUnavailable,
     timestamp_nanos,
 )
+from logwharf.shipper.docker_logs import open_logs
 from logwharf.shipper.frames import LogDecoder, LogRecord, MultiplexedDecoder
 
 if TYPE_CHECKING:  # conftest is pytest's to import, not ours
@@ -296,6 +297,67 @@ async def test_logs_of_log_driver_none_raise_the_501_error(
     assert f"cannot read the logs of container {name}" in str(caught.value)
     with pytest.raises(DockerNotFound):
         await docker_client.logs("lw-never-was")
+
+
+# --- the raw logs stream of the live shipper (docker_logs.open_logs) --------------------
+
+
+async def raw_logs(client: DockerClient, container: str, **options: Any) -> bytes:
+    stream = await open_logs(client, container, **options)
+    try:
+        return b"".join([chunk async for chunk in stream])
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize("tty", [False, True])
+async def test_the_raw_logs_stream_is_the_clients_stream(
+    docker_client: DockerClient, docker_daemon: PrivateDocker, cleanup: list[str], tty: bool
+) -> None:
+    name = f"lw-raw-{uuid.uuid4().hex[:8]}"
+    cleanup.append(name)
+    script = f"{LONG_LINE}; seq 1 3000; echo on stderr >&2; printf 'no newline'"
+    docker_daemon.run(*(["-t"] if tty else []), "--name", name, IMAGE, "sh", "-c", script)
+    for options in ({"timestamps": True}, {"timestamps": False}):
+        assert await raw_logs(docker_client, name, **options) == await read_all(
+            docker_client, name, **options
+        )
+    everything = await read_all(docker_client, name, timestamps=True)
+    second = LogDecoder(tty, True).feed(everything)[1].timestamp
+    assert second is not None
+    assert await raw_logs(docker_client, name, timestamps=True, since=second) == await read_all(
+        docker_client, name, timestamps=True, since=second
+    )
+
+
+async def test_the_raw_logs_stream_follows_until_the_container_ends(
+    docker_client: DockerClient, docker_daemon: PrivateDocker, cleanup: list[str]
+) -> None:
+    name = f"lw-rawfollow-{uuid.uuid4().hex[:8]}"
+    cleanup.append(name)
+    script = "for i in 1 2 3; do echo line $i; sleep 0.3; done"
+    docker_daemon.run("-d", "--name", name, IMAGE, "sh", "-c", script)
+    decoder = LogDecoder(False, True)
+    stream = await open_logs(docker_client, name, follow=True, timestamps=True)
+    try:
+        got = [r.text async for chunk in stream for r in decoder.feed(chunk)]
+    finally:
+        stream.close()
+    assert got == ["line 1", "line 2", "line 3"]
+
+
+async def test_the_raw_logs_stream_raises_the_clients_refusals(
+    docker_client: DockerClient, docker_daemon: PrivateDocker, cleanup: list[str]
+) -> None:
+    name = f"lw-rawnone-{uuid.uuid4().hex[:8]}"
+    cleanup.append(name)
+    docker_daemon.run("--log-driver", "none", "--name", name, IMAGE, "echo", "lost")
+    with pytest.raises(DockerLogsUnsupported) as caught:
+        await open_logs(docker_client, name, follow=True)
+    assert caught.value.status == 501
+    assert f"cannot read the logs of container {name}" in str(caught.value)
+    with pytest.raises(DockerNotFound):
+        await open_logs(docker_client, "lw-never-was")
 
 
 # --- short-lived containers --------------------------------------------------------------

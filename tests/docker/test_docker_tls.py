@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from logwharf.shipper.docker_api import DockerClient, DockerEndpoint, DockerError
+from logwharf.shipper.docker_api import DockerClient, DockerEndpoint, DockerError, DockerNotFound
+from logwharf.shipper.docker_logs import open_logs
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -112,6 +113,9 @@ async def test_tcp_with_tls_verify_and_client_certificates(tls_daemon: tuple[int
         assert await client.ping() == "OK"
         assert (await client.negotiated_version()).startswith("1.")
         assert await client.containers(all=True) == []
+        # the live shipper's raw logs stream goes over the same TLS connection
+        with pytest.raises(DockerNotFound):
+            await open_logs(client, "lw-never-was", follow=True, timestamps=True)
 
 
 async def test_without_a_client_certificate_the_daemon_refuses(

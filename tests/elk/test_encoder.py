@@ -243,3 +243,21 @@ def test_split_body_keeps_every_entry_within_both_limits(max_events: int, max_by
     if max_events >= 10 and max_bytes >= len(body):
         assert len(parts) == 1
     assert entries == [entry for part, _ in parts for entry in entries_of(part)]
+
+
+def test_body_is_byte_for_byte_one_json_line_per_action_and_source() -> None:
+    """Each entry is what orjson writes for the action and for the source, in order."""
+    events = [
+        event(0),
+        event(1, _index="elsewhere"),
+        {"message": "no id, no time"},
+        event(3, _id='needs "escaping"\n', app={"ünïcødé": ["✓", None, 1.5]}),
+    ]
+    expected = []
+    for doc in events:
+        doc_id = doc.get("_id")
+        index = doc.get("_index") or "fixed"
+        action = {"_index": index} if doc_id is None else {"_index": index, "_id": doc_id}
+        source = {k: v for k, v in doc.items() if k not in ("_id", "_index")}
+        expected.append(orjson.dumps({"create": action}) + b"\n" + orjson.dumps(source) + b"\n")
+    assert BulkEncoder(index="fixed").encode(events).body == b"".join(expected)
