@@ -25,7 +25,7 @@ from logwharf.events import Event
 from .fields import MISSING, FieldPath
 from .stage import EventStage, add_tag
 from .stage_config import BuildContext, StageConfig
-from .timestamps import utc_iso
+from .timestamps import epoch_iso, utc_iso
 
 __all__ = ["DATE_FAILURE", "DateConfig", "DateStage"]
 
@@ -188,19 +188,7 @@ def _epoch(value: Any, scale: int) -> str | None:
         number = value
     else:
         return None
-    try:
-        if type(number) is int:
-            seconds, rest = divmod(number, scale)
-            nanos = rest * (10**9 // scale)
-            moment = datetime.fromtimestamp(seconds, UTC)
-            if nanos % 1000:
-                return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
-            return utc_iso(moment.replace(microsecond=nanos // 1000))
-        if number != number:
-            return None
-        return utc_iso(datetime.fromtimestamp(number / scale, UTC))
-    except (OverflowError, OSError, ValueError):
-        return None
+    return epoch_iso(number, scale)
 
 
 def _strptime(text: str, pattern: str, zone: tzinfo) -> str | None:

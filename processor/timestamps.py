@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["is_utc_iso", "normalize_timestamp", "utc_iso"]
+__all__ = ["epoch_iso", "is_utc_iso", "normalize_timestamp", "utc_iso"]
 
 _from_iso = datetime.fromisoformat
 
@@ -119,6 +119,13 @@ def _from_epoch(number: int | float) -> str | None:
         if magnitude >= _MS
         else 1
     )
+    return epoch_iso(number, scale)
+
+
+def epoch_iso(number: int | float, scale: int) -> str | None:
+    """An epoch in units of 1/``scale`` second as UTC ISO 8601, or ``None`` out of range."""
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
     try:
         if type(number) is int:
             # Integer arithmetic keeps nanosecond epochs exact.
